@@ -191,7 +191,7 @@ def check_class_sizes(
         shown = ", ".join(f"class {class_names[i]!r} has {counts[i]}" for i in short[:5])
         more = f" (and {short.size - 5} more classes)" if short.size > 5 else ""
         raise ValueError(
-            f"{shown}{more} examples, but {what} = {needed} are needed per class; "
+            f"{what} = {needed} examples are needed per class, but {shown}{more}; "
             "lower the shots or queries, or drop those classes"
         )
 

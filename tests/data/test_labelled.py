@@ -58,7 +58,10 @@ def test_image_folder_without_get_labels(tmp_path):
 def test_short_class_error_names_class_and_numbers():
     data = LabelledData(list(range(7)), ["x"] * 5 + ["y"] * 2)
     data.require_examples(2)
-    with pytest.raises(ValueError, match=r"'y' has 2.*k_shot \+ q_query = 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"k_shot \+ q_query = 3 examples are needed per class, but class 'y' has 2;",
+    ):
         data.require_examples(3)
     with pytest.raises(ValueError, match="'x' has 0"):
         check_class_sizes(np.array([1, 1]), ["x", "y"], 1)

@@ -83,7 +83,7 @@ def test_within_alphabet_tasks_stay_in_one_alphabet(omni):
 
 
 def test_validation_errors_say_what_is_wrong(omni):
-    with pytest.raises(ValueError, match=r"has 20 examples, but k_shot \+ q_query \(15\+6\) = 21"):
+    with pytest.raises(ValueError, match=r"\(15\+6\) = 21 examples are needed.*'0' has 20"):
         EpisodeSampler(omni.labels, 5, 15, 6)
     with pytest.raises(ValueError, match=r"n_way=200 but the data has only 102 classes"):
         EpisodeSampler(omni.labels, 200, 1, 1)
