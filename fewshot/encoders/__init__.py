@@ -1,0 +1,1 @@
+"""Encoders: networks that map inputs to float32 embeddings."""
