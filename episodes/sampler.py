@@ -18,6 +18,16 @@ from typing import Any
 import numpy as np
 
 from fewshot.data.labelled import check_class_sizes
+from fewshot.runtime import worker_init_fn  # one torch + one FAISS thread per worker
+
+__all__ = [
+    "Episode",
+    "EpisodeDataset",
+    "EpisodeSampler",
+    "load_manifest",
+    "save_manifest",
+    "worker_init_fn",
+]
 
 MANIFEST_FORMAT = "fewshot.episodes"
 MANIFEST_VERSION = 1
@@ -249,7 +259,7 @@ class EpisodeDataset:
 
     ``fetch(indices) -> array`` turns dataset indices into inputs (e.g. ``Omniglot.images``);
     item ``i`` is ``(support (N·K, ...), support_labels (N·K,), query (N·Q, ...),
-    query_labels (N·Q,))`` as tensors. Use with ``worker_init_fn`` below.
+    query_labels (N·Q,))`` as tensors. Use with ``worker_init_fn`` (DESIGN §4).
     """
 
     def __init__(self, episodes: EpisodeSampler | Sequence[Episode], fetch: Any) -> None:
@@ -269,19 +279,3 @@ class EpisodeDataset:
             torch.as_tensor(self.fetch(ep.query.ravel())),
             torch.as_tensor(ep.query_labels()),
         )
-
-
-def worker_init_fn(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: one torch and one FAISS thread per worker.
-
-    A forked worker that searches FAISS after the parent ran a multithreaded search hangs
-    (faiss#5206, DESIGN §4); one OpenMP thread per worker avoids it and is faster under load.
-    """
-    import torch
-
-    torch.set_num_threads(1)
-    try:
-        import faiss
-    except ImportError:  # FAISS is optional for training-only installs
-        return
-    faiss.omp_set_num_threads(1)

@@ -40,7 +40,7 @@ EXPECTED_COUNTS = {"images_background": (30, 964, 19280), "images_evaluation": (
 SPLITS = ("background", "evaluation", "vinyals-train", "vinyals-val", "vinyals-trainval",
           "vinyals-test")  # fmt: skip
 ROTATIONS = (0, 90, 180, 270)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 _PNG = re.compile(
     r"^(images_background|images_evaluation)/([^/]+)/(character\d+)/(\d{4})_(\d{2})\.png$"
@@ -301,11 +301,15 @@ def _load_zip(zip_path: Path, stem: str, size: int, cache: Path) -> tuple[np.nda
 
 
 def decode_png(data: bytes, size: int) -> np.ndarray:
-    """One PNG → uint8 grayscale size×size (Lanczos when resized; ink 0, paper 255)."""
+    """One PNG → uint8 grayscale size×size (ink 0, paper 255).
+
+    Resized like ``fewshot.encoders.ImagePreprocess(mode="L")`` (bilinear, antialiased), so
+    an encoder sees the same pixels whether it reads this cache or the PNG itself.
+    """
     with Image.open(io.BytesIO(data)) as im:
         gray = im.convert("L")
         if gray.size != (size, size):
-            gray = gray.resize((size, size), Image.LANCZOS)
+            gray = gray.resize((size, size), Image.Resampling.BILINEAR)
         return np.asarray(gray, dtype=np.uint8)
 
 
