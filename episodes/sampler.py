@@ -67,6 +67,7 @@ class EpisodeSampler:
         groups: a group per class (e.g. Omniglot alphabets) for ``within_group`` tasks.
         within_group: draw all N classes of a task from one group; groups with fewer than
             N classes are skipped, and a group is picked with probability ∝ its classes.
+            A float in (0, 1) makes that fraction of episodes within-group, the rest across.
 
     Example:
         >>> s = EpisodeSampler(ds.labels, 5, 1, 15, n_episodes=100, seed=0)
@@ -84,7 +85,7 @@ class EpisodeSampler:
         seed: int = 0,
         class_names: Sequence[str] | None = None,
         groups: Sequence[str] | None = None,
-        within_group: bool = False,
+        within_group: bool | float = False,
     ) -> None:
         labels = np.asarray(labels)
         if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
@@ -116,13 +117,18 @@ class EpisodeSampler:
         self.n_way, self.k_shot, self.q_query = int(n_way), int(k_shot), int(q_query)
         self.n_episodes, self.seed = int(n_episodes), int(seed)
         self.class_names = names
-        self.within_group = bool(within_group)
+        self.within_group = float(within_group)
+        if not 0.0 <= self.within_group <= 1.0:
+            raise ValueError(
+                f"EpisodeSampler: `within_group` must be a bool or a fraction in [0, 1], "
+                f"got {within_group!r}"
+            )
         order = np.argsort(labels, kind="stable")
         bounds = np.searchsorted(labels[order], np.arange(len(names) + 1))
         self._members = [order[bounds[c] : bounds[c + 1]] for c in range(len(names))]
         self._classes = present
         self.groups = list(groups) if groups is not None else None
-        if within_group:
+        if self.within_group > 0:
             if self.groups is None or len(self.groups) < len(names):
                 raise ValueError(
                     "EpisodeSampler: within_group=True needs `groups` with one group per class"
@@ -154,7 +160,8 @@ class EpisodeSampler:
         if not 0 <= i < self.n_episodes:
             raise IndexError(f"episode {i} out of range 0..{self.n_episodes - 1}")
         rng = np.random.default_rng([self.seed, int(i)])
-        if self.within_group:
+        p = self.within_group
+        if p == 1.0 or (p > 0.0 and rng.random() < p):
             g = rng.choice(len(self._group_names), p=self._group_p)
             pool = self._group_classes[g]
         else:

@@ -80,7 +80,8 @@ class Omniglot:
 
     Attributes: ``labels`` (int64, N), ``classes`` (list of ``OmniglotClass``),
     ``class_names``, ``class_groups`` (alphabet of each class), ``base_images`` (uint8,
-    M×S×S, unrotated), ``image_index`` / ``rotation`` (int, N: which base image, which k·90°).
+    M×S×S, unrotated), ``image_index`` / ``rotation`` (int, N: which base image, which k·90°),
+    ``drawers`` (int, N: which of the 20 people drew it, 1..20).
 
     Example:
         >>> ds = Omniglot("../shared/data/omniglot", "evaluation", image_size=105)
@@ -146,6 +147,7 @@ class Omniglot:
             wanted = [c for c in wanted if c.alphabet in keep]
 
         self.classes: list[OmniglotClass] = list(wanted)
+        drawer_of = np.array([int(p.rsplit("_", 1)[1]) for p in paths], dtype=np.int64)
         index, rot, labels = [], [], []
         for label, cls in enumerate(self.classes):
             members = by_char.get((cls.alphabet, cls.character))
@@ -159,6 +161,7 @@ class Omniglot:
         self.image_index = np.asarray(index, dtype=np.int64)
         self.rotation = np.asarray(rot, dtype=np.int64)
         self.labels = np.asarray(labels, dtype=np.int64)
+        self.drawers = drawer_of[self.image_index]
 
     @property
     def class_names(self) -> list[str]:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from fewshot.encoders.architectures import register_architecture
+
 
 def conv_block(c_in: int, c_out: int) -> nn.Sequential:
     """conv3×3 (pad 1) → BN → ReLU → maxpool 2: (B, c_in, H, W) → (B, c_out, H/2, W/2)."""
@@ -127,6 +129,8 @@ def resnet12(in_channels: int = 3, widths: Sequence[int] = (64, 160, 320, 640)) 
 
 
 BACKBONES = {"conv4": conv4, "resnet12": resnet12}
+for _name, _factory in BACKBONES.items():
+    register_architecture(_name, _factory)
 
 
 def build_backbone(name: str, **kwargs) -> nn.Module:

@@ -26,6 +26,7 @@ def test_background_counts_and_metadata(background):
     assert len(set(background.class_groups)) == 30
     assert np.bincount(background.labels).tolist() == [20] * 964
     assert background.class_names[0] == "Alphabet_of_the_Magi/character01"
+    assert background.drawers[:20].tolist() == list(range(1, 21))
 
 
 def test_images_have_dark_ink_on_paper(background):

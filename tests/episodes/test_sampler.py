@@ -82,6 +82,16 @@ def test_within_alphabet_tasks_stay_in_one_alphabet(omni):
     assert any(len({groups[c] for c in ep.classes}) > 1 for ep in across)
 
 
+def test_fraction_of_within_alphabet_episodes(omni):
+    groups = omni.class_groups
+    s = EpisodeSampler(
+        omni.labels, 20, 1, 1, n_episodes=200, seed=0, groups=groups, within_group=0.5
+    )
+    within = sum(len({groups[c] for c in ep.classes}) == 1 for ep in s)
+    assert 70 < within < 130  # about half; an across-alphabet 20-way task is never pure
+    assert s.protocol()["within_group"] == 0.5
+
+
 def test_validation_errors_say_what_is_wrong(omni):
     with pytest.raises(ValueError, match=r"\(15\+6\) = 21 examples are needed.*'0' has 20"):
         EpisodeSampler(omni.labels, 5, 15, 6)
