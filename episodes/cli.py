@@ -33,6 +33,8 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
     a("--image-size", type=int, default=28, help="image side in pixels (28 or 105)")
     a("--no-rotations", action="store_true", help="do not add 90/180/270° rotations as classes")
     a("--backbone", default="conv4", choices=["conv4", "resnet12"], help="network to train")
+    a("--hidden", type=int, default=None, help="Conv-4 channels per block (default 64)")
+    a("--widths", type=int, nargs=4, default=None, help="ResNet-12 block widths")
     a("--metric", default="sqeuclidean", choices=["sqeuclidean", "cosine"], help="head metric")
     a("--ways", type=int, default=60, help="classes per training episode")
     a("--shots", type=int, default=1, help="support examples per class in training")
@@ -64,7 +66,13 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
 def run_train(args: argparse.Namespace) -> int:
     from episodes.train import TrainConfig, train
 
+    backbone_kwargs = {}
+    if args.hidden is not None:
+        backbone_kwargs["hidden"] = args.hidden
+    if args.widths is not None:
+        backbone_kwargs["widths"] = list(args.widths)
     config = TrainConfig(
+        backbone_kwargs=backbone_kwargs,
         data_root=args.data_root, out=args.out, split=args.split, val_split=args.val_split,
         image_size=args.image_size, rotations=not args.no_rotations, backbone=args.backbone,
         metric=args.metric, n_way=args.ways, k_shot=args.shots, q_query=args.queries,

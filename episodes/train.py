@@ -77,6 +77,7 @@ class TrainConfig:
     threads: int | None = None
     max_minutes: float | None = None
     cache_dir: str | None = None
+    alphabets: list[str] | None = None
 
 
 class DeviceImages:
@@ -84,18 +85,20 @@ class DeviceImages:
 
     def __init__(self, dataset: Omniglot, device: torch.device):
         self.base = torch.from_numpy(dataset.base_images).to(device)
-        self.image_index = torch.from_numpy(dataset.image_index).to(device)
-        self.rotation = torch.from_numpy(dataset.rotation).to(device)
+        self.image_index = dataset.image_index
+        self.rotation = dataset.rotation  # stays on the host: no device sync per episode
         self.device = device
 
     def batch(self, indices: np.ndarray) -> torch.Tensor:
-        idx = torch.from_numpy(np.asarray(indices, dtype=np.int64)).to(self.device)
-        images = self.base[self.image_index[idx]]
+        idx = np.asarray(indices, dtype=np.int64)
+        src = torch.from_numpy(self.image_index[idx]).to(self.device, non_blocking=True)
+        images = self.base[src]
         rot = self.rotation[idx]
         for k in (1, 2, 3):
-            sel = rot == k
-            if bool(sel.any()):
-                images[sel] = torch.rot90(images[sel], k, dims=(1, 2))
+            sel = np.flatnonzero(rot == k)
+            if sel.size:
+                at = torch.from_numpy(sel).to(self.device, non_blocking=True)
+                images[at] = torch.rot90(images[at], k, dims=(1, 2))
         return ink(images)
 
 
@@ -216,7 +219,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rotations = (0, 90, 180, 270) if config.rotations else (0,)
-    data_kw = {"image_size": config.image_size, "cache_dir": config.cache_dir}
+    data_kw = {
+        "image_size": config.image_size,
+        "cache_dir": config.cache_dir,
+        "alphabets": config.alphabets,
+    }
     if config.split.startswith("vinyals"):
         train_set = Omniglot(config.data_root, config.split, **data_kw)
     else:
@@ -258,6 +265,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         start, best, history = meta["episode"], meta["best_val"], meta["history"]
     (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
 
+    if start == 0 and not history:  # the untrained baseline, so every run shows its gain
+        val_acc = validate(model, head, val_images, val_sampler, val_pos, config)
+        history.append({"episode": 0, "val_acc": val_acc, "lr": config.lr, "elapsed_s": 0.0})
+        tqdm.write(json.dumps(history[-1]))
     t0 = time.perf_counter()
     train_time, images_seen = 0.0, 0
     model.train()

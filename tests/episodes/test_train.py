@@ -1,0 +1,80 @@
+"""A short real ProtoNet run on a few Omniglot alphabets: it learns, saves, loads, resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from episodes.train import TrainConfig, train
+from fewshot.encoders import load_encoder
+
+ALPHABETS = ["Greek", "Latin", "Braille", "Futurama", "Korean"]
+
+
+def small_config(omniglot_root, cache_dir, out, **over) -> TrainConfig:
+    base = dict(
+        data_root=str(omniglot_root), out=str(out), cache_dir=str(cache_dir),
+        alphabets=ALPHABETS, image_size=28, n_way=10, k_shot=1, q_query=2, episodes=60,
+        lr=3e-3, lr_step=1000, val_way=5, val_shot=1, val_query=3, val_episodes=30,
+        val_every=30, seed=0, device="cpu", threads=2, within_alphabet=0.5,
+    )  # fmt: skip
+    base.update(over)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def trained(omniglot_root, cache_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = small_config(omniglot_root, cache_dir, out)
+    return cfg, train(cfg, progress=False)
+
+
+def test_short_run_improves_validation_accuracy(trained):
+    _, summary = trained
+    history = summary["history"]
+    assert [h["episode"] for h in history] == [0, 30, 60]
+    assert history[-1]["val_acc"] > history[0]["val_acc"] + 0.15, history
+    assert summary["best_val_acc"] == max(h["val_acc"] for h in history[1:])
+    assert summary["images_per_second"] > 0
+
+
+def test_best_checkpoint_loads_as_encoder(trained, omniglot_root):
+    cfg, summary = trained
+    enc = load_encoder(f"{cfg.out}/best", device="cpu")
+    assert enc.dim == 64
+    meta = json.loads((Path(cfg.out) / "best" / "encoder.json").read_text())
+    assert meta["architecture"] == "conv4"
+    assert meta["extra"]["training"]["seed"] == 0
+    assert meta["extra"]["val_acc"] == summary["best_val_acc"]
+    x = [np.full((105, 105), 255, np.uint8), np.zeros((105, 105), np.uint8)]
+    z = enc.embed(x)
+    assert z.shape == (2, 64) and z.dtype == np.float32 and not np.allclose(z[0], z[1])
+
+
+def test_resume_continues_exactly(omniglot_root, cache_dir, tmp_path):
+    straight = small_config(omniglot_root, cache_dir, tmp_path / "a", episodes=8, val_every=4,
+                            val_episodes=2)  # fmt: skip
+    train(straight, progress=False)
+    first = small_config(omniglot_root, cache_dir, tmp_path / "b", episodes=4, val_every=4,
+                         val_episodes=2)  # fmt: skip
+    train(first, progress=False)
+    second = small_config(omniglot_root, cache_dir, tmp_path / "b", episodes=8, val_every=4,
+                          val_episodes=2)  # fmt: skip
+    summary = train(second, resume=True, progress=False)
+    assert [h["episode"] for h in summary["history"]] == [0, 4, 8]
+    a = load_file(str(tmp_path / "a" / "state" / "train_state.safetensors"))
+    b = load_file(str(tmp_path / "b" / "state" / "train_state.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)
+
+
+def test_holdout_drawers_validated(omniglot_root, cache_dir, tmp_path):
+    cfg = small_config(omniglot_root, cache_dir, tmp_path, holdout_drawers=0)
+    with pytest.raises(ValueError, match="holdout_drawers"):
+        train(cfg, progress=False)
