@@ -56,6 +56,8 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
     a("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     a("--no-amp", action="store_true", help="disable bf16 autocast on CUDA")
     a("--max-minutes", type=float, default=None, help="stop (and validate) after this long")
+    a("--stop-at", type=int, default=None,
+      help="stop (and validate) at this episode, keeping the --episodes lr schedule")  # fmt: skip
     a("--resume", action="store_true", help="continue from --out/state if present")
     a("--cache-dir", default=None, help="decoded-image cache (default ~/.cache/fewshot)")
     a("--quiet", action="store_true", help="no progress bar")
@@ -82,7 +84,7 @@ def run_train(args: argparse.Namespace) -> int:
         val_query=args.val_queries, val_episodes=args.val_episodes, val_every=args.val_every,
         val_within_alphabet=not args.val_across,
         seed=args.seed, device=args.device, amp=not args.no_amp, threads=args.threads,
-        max_minutes=args.max_minutes, cache_dir=args.cache_dir,
+        max_minutes=args.max_minutes, stop_at=args.stop_at, cache_dir=args.cache_dir,
     )  # fmt: skip
     summary = train(config, resume=args.resume, progress=not args.quiet)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))

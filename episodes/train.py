@@ -76,6 +76,7 @@ class TrainConfig:
     channels_last: bool = True
     threads: int | None = None
     max_minutes: float | None = None
+    stop_at: int | None = None
     cache_dir: str | None = None
     alphabets: list[str] | None = None
 
@@ -300,9 +301,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             running = []
         train_time += time.perf_counter() - tick
         done = i + 1
-        out_of_time = config.max_minutes is not None and (
+        out_of_time = (config.max_minutes is not None and (
             time.perf_counter() - t0 > 60 * config.max_minutes
-        )
+        )) or (config.stop_at is not None and done >= config.stop_at)  # fmt: skip
         if done % config.val_every == 0 or done == config.episodes or out_of_time:
             val_acc = validate(model, head, val_images, val_sampler, val_pos, config)
             record = {"episode": done, "val_acc": val_acc, "lr": scheduler.get_last_lr()[0],
