@@ -59,9 +59,23 @@ def score_episodes(
     transform: nn.Module,
 ) -> np.ndarray:
     """Per-episode query accuracy from precomputed features (n, d); ``row_of[i]`` = row of
-    dataset index ``i``."""
+    dataset index ``i``.
+
+    Runs on one torch thread: these ops are tiny, and with two threads on a loaded 2-core
+    machine 300 episodes took 8.0 s against 0.7 s with one.
+    """
     z_all = torch.from_numpy(features)
     accs = np.empty(len(episodes))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _score(z_all, row_of, episodes, head, transform, accs)
+    finally:
+        torch.set_num_threads(threads)
+    return accs
+
+
+def _score(z_all, row_of, episodes, head, transform, accs) -> None:
     with torch.no_grad():
         for e, ep in enumerate(episodes):
             s = transform(z_all[[row_of[i] for i in ep.support.ravel()]])
@@ -69,7 +83,6 @@ def score_episodes(
             protos = head.prototypes(s, torch.as_tensor(ep.support_labels()), ep.n_way)
             pred = head(q, protos).argmax(1).numpy()
             accs[e] = (pred == ep.query_labels()).mean()
-    return accs
 
 
 def evaluate(
