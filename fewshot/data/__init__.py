@@ -1,0 +1,1 @@
+"""Datasets: Omniglot from its zips, and one adapter for any labelled data."""
