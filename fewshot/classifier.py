@@ -1,0 +1,602 @@
+"""FewShotClassifier: register classes from a few examples, then classify batches with no retraining."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+
+from fewshot.calibration import ThresholdChoice, pick_threshold
+from fewshot.encoders import Encoder, TorchEncoder, load_encoder
+from fewshot.encoders.base import as_input_list
+from fewshot.encoders.checkpoint import write_checkpoint_files
+from fewshot.errors import InputError, NotReadyError, StoreFormatError, UnknownLabelError
+from fewshot.index import METRICS, FlatStore, as_float32_matrix, normalize_rows
+from fewshot.io import current_snapshot, read_json, save_snapshot, sha256_file, verify_checksums
+
+Label = Union[str, int]  # noqa: UP007  (kept as a runtime alias for isinstance-free docs)
+MODES = ("prototype", "knn")
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "fewshot.classifier"
+MANIFEST_VERSION = 1
+SHOTS_NAME = "shots.safetensors"
+INDEX_NAME = "index.faiss"
+ENCODER_DIR = "encoder"
+# Encoders that load_encoder rebuilds exactly from their name (weights ship in packages).
+_REBUILDABLE = {"efficientnet-lite0", "minilm", "omniglot-conv4"}
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Top-k answers for a batch of N queries, best first.
+
+    ``labels``: N×k object array (``None`` where fewer than k classes exist);
+    ``scores``: N×k float32, higher is better (cosine similarity, or −squared distance);
+    ``rejected``: N booleans, True where the best score is below the classifier's threshold.
+    """
+
+    labels: np.ndarray
+    scores: np.ndarray
+    rejected: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def check_label(label: Any) -> Label:
+    """A label is a non-empty string or an integer; numpy integers become ``int``."""
+    if isinstance(label, (bool, np.bool_)):
+        raise InputError("a label must be a string or an int, not a bool")
+    if isinstance(label, np.integer):
+        return int(label)
+    if isinstance(label, int):
+        return label
+    if isinstance(label, str):
+        if not label.strip():
+            raise InputError("a label must be a non-empty string (got an empty or blank one)")
+        return label
+    raise InputError(f"a label must be a string or an int, got {type(label).__name__}: {label!r}")
+
+
+class FewShotClassifier:
+    """Classify inputs among classes registered from a handful of examples each.
+
+    Description:
+        Examples pass through ``encoder`` (frozen) into embeddings; ``mode="prototype"`` stores
+        one vector per class (the mean of its shots), ``mode="knn"`` stores every shot and votes
+        among the ``n_neighbors`` nearest. ``metric`` is ``"cosine"`` or ``"euclidean"``.
+        ``threshold`` rejects queries whose best score is below it (``predict`` gives ``None``).
+
+    Arguments:
+        encoder: an ``Encoder``, a name/path for ``fewshot.load_encoder``, or ``None`` when
+            examples are precomputed feature vectors (arrays ``N×d``).
+
+    Example:
+        >>> clf = FewShotClassifier("minilm")
+        >>> clf.register("greeting", ["hi there", "hello!", "good morning"])
+        >>> clf.register("refund", ["I want my money back", "refund my order"])
+        >>> clf.predict(["hey, how are you?"])
+        ['greeting']
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder | str | os.PathLike[str] | None = None,
+        *,
+        metric: str = "cosine",
+        mode: str = "prototype",
+        threshold: float | None = None,
+        n_neighbors: int = 5,
+    ) -> None:
+        if metric not in METRICS:
+            raise InputError(f"metric must be one of {METRICS}, got {metric!r}")
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {MODES}, got {mode!r}")
+        if not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
+            raise InputError(f"n_neighbors must be an int >= 1, got {n_neighbors!r}")
+        self.encoder = (
+            None
+            if encoder is None
+            else (encoder if isinstance(encoder, Encoder) else load_encoder(encoder))
+        )
+        self.metric = metric
+        self.mode = mode
+        self.threshold = self._check_threshold(threshold)
+        self.n_neighbors = int(n_neighbors)
+        self._lock = threading.RLock()
+        self._shots: dict[Label, np.ndarray] = {}  # label → raw embeddings, shots×d
+        self._ids: dict[Label, np.ndarray] = {}  # label → its ids in the store
+        self._label_by_id = np.empty(0, dtype=object)  # store id → label (None when free)
+        self._next_id = 0
+        self._store: FlatStore | None = None
+        self._dim: int | None = None if self.encoder is None else self.encoder.dim
+
+    # ----------------------------------------------------------------------------- properties
+    @property
+    def labels(self) -> list[Label]:
+        """Registered labels, in registration order."""
+        with self._lock:
+            return list(self._shots)
+
+    @property
+    def dim(self) -> int | None:
+        """Embedding dimension (``None`` until known)."""
+        return self._dim
+
+    def __len__(self) -> int:
+        return len(self._shots)
+
+    def __contains__(self, label: object) -> bool:
+        return label in self._shots
+
+    def num_shots(self, label: Label) -> int:
+        """How many examples are registered for ``label``."""
+        with self._lock:
+            return len(self._entry(label))
+
+    def __repr__(self) -> str:
+        encoder = None if self.encoder is None else self.encoder.spec
+        return (
+            f"FewShotClassifier(encoder={encoder}, metric={self.metric!r}, mode={self.mode!r}, "
+            f"threshold={self.threshold}, classes={len(self)})"
+        )
+
+    # ---------------------------------------------------------------------------- embedding
+    @staticmethod
+    def _check_threshold(threshold: float | None) -> float | None:
+        if threshold is None:
+            return None
+        try:
+            value = float(threshold)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"threshold must be a number or None, got {threshold!r}") from exc
+        if not np.isfinite(value):
+            raise InputError(f"threshold must be finite, got {threshold!r}")
+        return value
+
+    def embed(self, examples: Any, what: str = "examples") -> np.ndarray:
+        """Encode a batch into raw float32 embeddings ``N×d`` (features pass through, validated)."""
+        if self.encoder is None:
+            if isinstance(examples, torch.Tensor):
+                examples = examples.detach().cpu().numpy()
+            try:
+                array = np.asarray(examples)
+            except ValueError as exc:  # ragged lists
+                raise InputError(
+                    f"`{what}` must be an N×d array of feature vectors: {exc}"
+                ) from exc
+            if array.dtype == object:
+                raise InputError(
+                    f"`{what}` must be numeric feature vectors (this classifier has no encoder); "
+                    "pass FewShotClassifier(encoder=...) to classify raw inputs"
+                )
+            if array.ndim == 1 and array.size and self._dim is not None and array.size == self._dim:
+                array = array[None, :]  # one vector
+            if array.ndim == 2 and array.shape[0] == 0:
+                return np.zeros((0, self._dim or array.shape[1]), dtype=np.float32)
+            return as_float32_matrix(array, self._dim, what)
+        items = as_input_list(examples, what)
+        if not items:
+            return np.zeros((0, self.encoder.dim), dtype=np.float32)
+        try:
+            embedded = self.encoder.embed(items)
+        except InputError as exc:
+            raise InputError(f"`{what}`: {exc}") from exc
+        return as_float32_matrix(embedded, self._dim, what)
+
+    def _metric_space(self, embeddings: np.ndarray) -> np.ndarray:
+        """Embeddings as the store compares them: unit length for cosine."""
+        return normalize_rows(embeddings) if self.metric == "cosine" else embeddings
+
+    def _prototype(self, shots: np.ndarray) -> np.ndarray:
+        """Mean of the class's shots in metric space (1×d)."""
+        return (
+            self._metric_space(shots)
+            .mean(axis=0, keepdims=True, dtype=np.float64)
+            .astype(np.float32)
+        )
+
+    # ---------------------------------------------------------------------------- registering
+    def register(self, label: Label, examples: Any) -> None:
+        """Add ``examples`` (a batch of inputs, or an N×d array) as shots of ``label``.
+
+        A new label becomes a class; an existing one is extended (its prototype is the mean of
+        all its shots). Nothing changes if any example is invalid.
+        """
+        self.register_many({label: examples})
+
+    def register_many(self, examples_by_label: Mapping[Label, Any]) -> None:
+        """Register several classes at once (one encoder pass); all-or-nothing."""
+        if not isinstance(examples_by_label, Mapping):
+            raise InputError(
+                "register_many takes a mapping {label: examples}, got "
+                f"{type(examples_by_label).__name__}"
+            )
+        if not examples_by_label:
+            raise InputError("register_many got an empty mapping: nothing to register")
+        batches: dict[Label, Any] = {}
+        for raw_label, examples in examples_by_label.items():
+            label = check_label(raw_label)
+            if label in batches:
+                raise InputError(f"label {label!r} appears twice in register_many")
+            batches[label] = examples
+        embedded = self._embed_groups(batches)
+        with self._lock:
+            self._add_shots(embedded)
+
+    def _embed_groups(self, batches: dict[Label, Any]) -> dict[Label, np.ndarray]:
+        """Embed each label's examples; raw inputs go through the encoder in one pass."""
+        sizes: dict[Label, int] = {}
+        if self.encoder is None:
+            out = {
+                label: self.embed(examples, f"examples of {label!r}")
+                for label, examples in batches.items()
+            }
+            sizes = {label: len(array) for label, array in out.items()}
+        else:
+            items: list[Any] = []
+            for label, examples in batches.items():
+                group = as_input_list(examples, f"examples of {label!r}")
+                sizes[label] = len(group)
+                items.extend(group)
+            if any(size == 0 for size in sizes.values()):
+                empty = next(label for label, size in sizes.items() if size == 0)
+                raise InputError(f"no examples given for label {empty!r}: pass at least one")
+            flat = self.embed(items)
+            out, start = {}, 0
+            for label, size in sizes.items():
+                out[label] = flat[start : start + size]
+                start += size
+        for label, size in sizes.items():
+            if size == 0:
+                raise InputError(f"no examples given for label {label!r}: pass at least one")
+        dims = {array.shape[1] for array in out.values()}
+        if len(dims) > 1:
+            raise InputError(f"examples have different dimensions {sorted(dims)}; all must match")
+        return out
+
+    def _ensure_store(self, dim: int) -> FlatStore:
+        if self._store is None:
+            self._dim = dim
+            self._store = FlatStore(dim, self.metric)
+        return self._store
+
+    def _new_ids(self, count: int) -> np.ndarray:
+        ids = np.arange(self._next_id, self._next_id + count, dtype=np.int64)
+        self._next_id += count
+        if self._next_id > len(self._label_by_id):
+            grown = np.empty(max(self._next_id, 2 * len(self._label_by_id), 64), dtype=object)
+            grown[: len(self._label_by_id)] = self._label_by_id
+            self._label_by_id = grown
+        return ids
+
+    def _add_shots(self, new: dict[Label, np.ndarray]) -> None:
+        """Insert validated embeddings; the store is changed in one remove and one add."""
+        store = self._ensure_store(next(iter(new.values())).shape[1])
+        if self.mode == "prototype":
+            stale = [self._ids[label] for label in new if label in self._ids]
+            ids = np.concatenate([self._ids.get(label, self._new_ids(1)) for label in new])
+            merged = {
+                label: np.concatenate([self._shots[label], shots])
+                if label in self._shots
+                else shots
+                for label, shots in new.items()
+            }
+            vectors = np.concatenate([self._prototype(shots) for shots in merged.values()])
+            if stale:
+                store.remove(np.concatenate(stale))
+            store.add(ids, vectors)
+            for position, (label, shots) in enumerate(merged.items()):
+                self._shots[label] = shots
+                self._ids[label] = ids[position : position + 1]
+                self._label_by_id[ids[position]] = label
+        else:
+            for label, shots in new.items():
+                ids = self._new_ids(len(shots))
+                store.add(ids, self._metric_space(shots))
+                self._label_by_id[ids] = label
+                self._shots[label] = (
+                    np.concatenate([self._shots[label], shots]) if label in self._shots else shots
+                )
+                self._ids[label] = (
+                    np.concatenate([self._ids[label], ids]) if label in self._ids else ids
+                )
+
+    def _entry(self, label: Label) -> np.ndarray:
+        try:
+            return self._shots[label]
+        except (KeyError, TypeError):
+            known = ", ".join(repr(name) for name in list(self._shots)[:10])
+            more = "" if len(self._shots) <= 10 else f" and {len(self._shots) - 10} more"
+            raise UnknownLabelError(
+                f"label {label!r} is not registered (known: {known or 'none'}{more})"
+            ) from None
+
+    def remove(self, label: Label) -> None:
+        """Forget ``label`` and all its shots."""
+        with self._lock:
+            self._entry(label)
+            ids = self._ids.pop(label)
+            del self._shots[label]
+            assert self._store is not None
+            self._store.remove(ids)
+            self._label_by_id[ids] = None
+
+    def clear(self) -> None:
+        """Remove every class (the encoder and settings stay)."""
+        with self._lock:
+            for label in list(self._shots):
+                self.remove(label)
+
+    def shots(self, label: Label) -> np.ndarray:
+        """A copy of the raw embeddings registered for ``label`` (shots×d)."""
+        with self._lock:
+            return self._entry(label).copy()
+
+    # ---------------------------------------------------------------------------- querying
+    def query(self, batch: Any, k: int = 1) -> QueryResult:
+        """Top-``k`` labels and scores for each of the N inputs in ``batch`` (best first)."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InputError(f"k must be an int >= 1, got {k!r}")
+        k = int(k)
+        if not self._shots:
+            raise NotReadyError("no class is registered yet: call register(label, examples) first")
+        queries = self._metric_space(self.embed(batch, "batch"))
+        with self._lock:
+            if not self._shots or self._store is None:
+                raise NotReadyError(
+                    "no class is registered yet: call register(label, examples) first"
+                )
+            if self.mode == "prototype":
+                scores, ids = self._store.search_prepared(queries, k)
+                labels = self._labels_of(ids)
+            else:
+                labels, scores = self._knn_vote(queries, k)
+        if self.threshold is None:
+            rejected = np.zeros(len(scores), dtype=bool)
+        else:
+            rejected = scores[:, 0] < self.threshold if len(scores) else np.zeros(0, dtype=bool)
+        return QueryResult(labels=labels, scores=scores, rejected=rejected)
+
+    def _labels_of(self, ids: np.ndarray) -> np.ndarray:
+        labels = self._label_by_id[np.maximum(ids, 0)]
+        labels[ids < 0] = None
+        return labels
+
+    def _knn_vote(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Similarity-weighted vote among the ``n_neighbors`` nearest shots.
+
+        A label's score is the sum of its neighbours' similarities divided by ``n_neighbors``
+        (cosine similarity; ``1/(1+d²)`` for euclidean). Labels first met beyond the nearest
+        ``n_neighbors`` rank after with their single best similarity / ``n_neighbors``.
+        """
+        assert self._store is not None
+        most_shots = max(len(ids) for ids in self._ids.values())
+        depth = min(len(self._store), max(self.n_neighbors, k * most_shots))
+        raw, ids = self._store.search_prepared(queries, depth)
+        similarity = raw if self.metric == "cosine" else 1.0 / (1.0 - raw)  # raw = −d²
+        neighbour_labels = self._labels_of(ids)
+        labels = np.full((len(queries), k), None, dtype=object)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        for row in range(len(queries)):
+            votes: dict[Label, float] = {}
+            for rank, (label, value) in enumerate(zip(neighbour_labels[row], similarity[row])):
+                if label is None:
+                    continue
+                if rank < self.n_neighbors:
+                    votes[label] = votes.get(label, 0.0) + float(value)
+                elif label not in votes:
+                    votes[label] = float(value)
+            ranked = sorted(votes.items(), key=lambda item: -item[1])[:k]
+            for column, (label, value) in enumerate(ranked):
+                labels[row, column] = label
+                scores[row, column] = value / self.n_neighbors
+        return labels, scores
+
+    def predict(self, batch: Any) -> list[Label | None]:
+        """The best label for each input, or ``None`` where its score is below ``threshold``."""
+        result = self.query(batch, k=1)
+        return [
+            None if rejected else label
+            for label, rejected in zip(result.labels[:, 0], result.rejected)
+        ]
+
+    def best_scores(self, batch: Any) -> np.ndarray:
+        """Each input's best score (N float32): what the rejection threshold is compared with."""
+        return self.query(batch, k=1).scores[:, 0]
+
+    def calibrate_threshold(
+        self,
+        in_scope: Any,
+        out_of_scope: Any | None = None,
+        *,
+        in_scope_acceptance: float | None = None,
+        out_of_scope_rejection: float | None = None,
+    ) -> ThresholdChoice:
+        """Set ``threshold`` from held-out examples of known classes and of none.
+
+        With a target rate (``in_scope_acceptance=0.95`` or ``out_of_scope_rejection=0.9``)
+        the threshold meets it; otherwise it maximises balanced accuracy of accept/reject.
+        Returns the choice with the rates it achieves on these examples.
+        """
+        inside = self.best_scores(in_scope)
+        outside = None if out_of_scope is None else self.best_scores(out_of_scope)
+        choice = pick_threshold(
+            inside,
+            outside,
+            in_scope_acceptance=in_scope_acceptance,
+            out_of_scope_rejection=out_of_scope_rejection,
+        )
+        self.threshold = choice.threshold
+        return choice
+
+    # ---------------------------------------------------------------------------- persistence
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Save everything needed to answer queries again; crash-safe (see ``fewshot.io``).
+
+        Writes a FAISS index, the shots as safetensors, the encoder (its name, or its weights
+        as a checkpoint) and a JSON manifest with checksums. Returns the snapshot folder.
+        """
+        with self._lock:
+            return save_snapshot(directory, self._write_snapshot)
+
+    def _encoder_entry(self, folder: Path) -> dict[str, Any] | None:
+        if self.encoder is None:
+            return None
+        spec = self.encoder.spec
+        if spec.get("name") in _REBUILDABLE and "checkpoint" not in spec:
+            return {"spec": spec}
+        if spec.get("name") == "torchvision" and spec.get("weights") is None:
+            return {"spec": spec}
+        if (
+            isinstance(self.encoder, TorchEncoder)
+            and self.encoder.architecture
+            and self.encoder.preprocess_spec
+        ):
+            (folder / ENCODER_DIR).mkdir()
+            write_checkpoint_files(self.encoder, folder / ENCODER_DIR)
+            return {"checkpoint": ENCODER_DIR, "spec": spec}
+        return {"spec": spec, "saved": False}
+
+    def _write_snapshot(self, folder: Path) -> None:
+        from safetensors.numpy import save_file
+
+        labels = list(self._shots)
+        entries = [
+            {"label": label, "shots": len(self._shots[label]), "ids": self._ids[label].tolist()}
+            for label in labels
+        ]
+        files: list[str] = []
+        if labels:
+            save_file(
+                {"shots": np.concatenate([self._shots[label] for label in labels])},
+                str(folder / SHOTS_NAME),
+            )
+            files.append(SHOTS_NAME)
+        if self._store is not None:
+            self._store.save(folder / INDEX_NAME)
+            files.append(INDEX_NAME)
+        encoder = self._encoder_entry(folder)
+        if encoder and encoder.get("checkpoint"):
+            files += [
+                f"{ENCODER_DIR}/{path.name}" for path in sorted((folder / ENCODER_DIR).iterdir())
+            ]
+        from fewshot import __version__
+        from fewshot.io import write_json_atomic
+
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "format_version": MANIFEST_VERSION,
+            "fewshot_version": __version__,
+            "metric": self.metric,
+            "mode": self.mode,
+            "threshold": self.threshold,
+            "n_neighbors": self.n_neighbors,
+            "dim": self._dim,
+            "next_id": self._next_id,
+            "encoder": encoder,
+            "classes": entries,
+            "files": {name: sha256_file(folder / name) for name in files},
+        }
+        write_json_atomic(folder / MANIFEST_NAME, manifest)
+
+    @classmethod
+    def load(
+        cls,
+        directory: str | os.PathLike[str],
+        *,
+        encoder: Encoder | str | None = None,
+        **encoder_options: Any,
+    ) -> FewShotClassifier:
+        """Load a classifier saved with ``save``; checksums are verified and nothing is unpickled.
+
+        Pass ``encoder=`` to supply (or replace) the encoder, e.g. one that could not be saved.
+        """
+        folder = current_snapshot(directory)
+        manifest_path = folder / MANIFEST_NAME
+        manifest = read_json(manifest_path, "saved classifier")
+        if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+            raise StoreFormatError(
+                f"{manifest_path} is not a fewshot classifier manifest (foreign file)"
+            )
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or version > MANIFEST_VERSION:
+            raise StoreFormatError(
+                f"{manifest_path} has format_version {version!r}; this fewshot reads up to "
+                f"{MANIFEST_VERSION}: upgrade fewshot to load it"
+            )
+        try:
+            verify_checksums(folder, manifest["files"], "saved classifier")
+            resolved = cls._load_encoder(folder, manifest.get("encoder"), encoder, encoder_options)
+            clf = cls(
+                resolved,
+                metric=manifest["metric"],
+                mode=manifest["mode"],
+                threshold=manifest["threshold"],
+                n_neighbors=manifest["n_neighbors"],
+            )
+            clf._restore(folder, manifest)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, (InputError, StoreFormatError)):
+                raise
+            raise StoreFormatError(f"{manifest_path} is malformed: {exc!r}") from exc
+        return clf
+
+    @staticmethod
+    def _load_encoder(
+        folder: Path, entry: dict[str, Any] | None, override: Any, options: dict[str, Any]
+    ) -> Encoder | None:
+        if override is not None:
+            return override if isinstance(override, Encoder) else load_encoder(override, **options)
+        if entry is None:
+            return None
+        if entry.get("checkpoint"):
+            return load_encoder(str(folder / entry["checkpoint"]), **options)
+        if entry.get("saved") is False:
+            raise InputError(
+                f"the classifier in {folder.parent} was saved with an encoder that cannot be "
+                f"rebuilt ({entry.get('spec')}); pass it: FewShotClassifier.load(path, encoder=...)"
+            )
+        return load_encoder(entry["spec"], **options)
+
+    def _restore(self, folder: Path, manifest: dict[str, Any]) -> None:
+        from safetensors.numpy import load_file
+
+        dim = manifest["dim"]
+        if self.encoder is not None and dim is not None and self.encoder.dim != dim:
+            raise InputError(
+                f"the encoder gives {self.encoder.dim}-d embeddings; the saved classifier holds {dim}-d"
+            )
+        classes = manifest["classes"]
+        if not classes:
+            if dim is not None:
+                self._dim = int(dim)
+            return
+        shots = load_file(str(folder / SHOTS_NAME))["shots"]
+        store = FlatStore.load(folder / INDEX_NAME, int(dim), self.metric)
+        self._dim, self._store, self._next_id = int(dim), store, int(manifest["next_id"])
+        self._label_by_id = np.empty(max(self._next_id, 64), dtype=object)
+        start = 0
+        for entry in classes:
+            label = check_label(entry["label"])
+            count = int(entry["shots"])
+            self._shots[label] = shots[start : start + count].copy()
+            self._ids[label] = np.asarray(entry["ids"], dtype=np.int64)
+            self._label_by_id[self._ids[label]] = label
+            start += count
+        if start != len(shots):
+            raise StoreFormatError(
+                f"{folder / SHOTS_NAME} holds {len(shots)} shots; the manifest lists {start}"
+            )
+        stored = np.sort(store.ids())
+        listed = np.sort(np.concatenate(list(self._ids.values())))
+        if not np.array_equal(stored, listed):
+            raise StoreFormatError(
+                f"{folder / INDEX_NAME} does not hold the ids the manifest lists"
+            )
