@@ -23,6 +23,7 @@ from fewshot.data import (
 )
 from fewshot.data.intents import BANKING77_FILES, CLINC150_FILES
 from fewshot.data.sources import RemoteFile, sha256_of
+from fewshot.errors import FewShotError, InputError
 
 ROOT = sources.REPO_DATA_ROOT
 
@@ -150,14 +151,14 @@ def test_k_shot_draw_has_no_repeats_and_takes_all_at_the_smallest_class(
 
 
 def test_k_shot_draw_rejects_impossible_k(banking: IntentDataset) -> None:
-    with pytest.raises(ValueError, match=r"k=36 .*pass k <= 35"):
+    with pytest.raises(InputError, match=r"k=36 .*pass k <= 35"):
         banking.k_shot(36, seed=0)
-    with pytest.raises(ValueError, match="k=0"):
+    with pytest.raises(InputError, match="k=0"):
         draw_k_shot(banking.train, 0, seed=0)
 
 
 def test_text_split_checks_lengths() -> None:
-    with pytest.raises(ValueError, match="one label per text"):
+    with pytest.raises(InputError, match="one label per text"):
         TextSplit(("a", "b"), ("x",))
     split = TextSplit(["b", "a", "c"], ["y", "x", "y"])
     assert split.texts == ("b", "a", "c")  # stored immutably
@@ -213,8 +214,9 @@ def test_truncated_json_is_reported(tmp_path: Path) -> None:
     root = copy_dataset("clinc150", tmp_path)
     path = root / "clinc150" / "data_full.json"
     path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(DatasetError, match=r"data_full.json is not valid UTF-8 JSON"):
+    with pytest.raises(DatasetError, match=r"data_full.json is not valid UTF-8 JSON") as caught:
         load_clinc150(root)
+    assert isinstance(caught.value, FewShotError)  # callers can catch the library's errors
 
 
 def test_foreign_json_is_reported(tmp_path: Path) -> None:

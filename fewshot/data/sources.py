@@ -14,6 +14,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from fewshot.errors import FewShotError
+
 DATA_ENV = "FEWSHOT_DATA"
 """Environment variable naming the data root (the folder that holds ``clinc150/`` etc.)."""
 
@@ -23,7 +25,7 @@ REPO_DATA_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CACHE_DATA_ROOT = Path.home() / ".cache" / "fewshot" / "data"
 
 
-class DatasetError(ValueError):
+class DatasetError(FewShotError, ValueError):
     """A dataset file is missing, corrupt, foreign, or failed its checksum; the message names it."""
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from fewshot.data.sources import DatasetError
+from fewshot.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class TextSplit:
         object.__setattr__(self, "texts", tuple(self.texts))
         object.__setattr__(self, "labels", tuple(self.labels))
         if len(self.texts) != len(self.labels):
-            raise ValueError(
+            raise InputError(
                 f"texts and labels differ in length ({len(self.texts)} vs {len(self.labels)}); "
                 "pass one label per text."
             )
@@ -69,14 +70,14 @@ def draw_k_shot(split: TextSplit, k: int, seed: int) -> TextSplit:
     within a label, the drawn examples in file order.
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k={k!r} must be a positive integer (examples per label).")
+        raise InputError(f"k={k!r} must be a positive integer (examples per label).")
     groups: dict[str, list[int]] = {label: [] for label in split.label_set}
     for index, label in enumerate(split.labels):
         groups[label].append(index)
     short = {label: len(idx) for label, idx in groups.items() if len(idx) < k}
     if short:
         worst = min(short.values())
-        raise ValueError(
+        raise InputError(
             f"k={k} exceeds the examples of {len(short)} label(s) (fewest: {worst}, e.g. "
             f"{next(iter(short))!r}); pass k <= {worst}."
         )
