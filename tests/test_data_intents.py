@@ -22,8 +22,9 @@ from fewshot.data import (
     sources,
 )
 from fewshot.data.intents import BANKING77_FILES, CLINC150_FILES
-from fewshot.data.sources import RemoteFile, sha256_of
+from fewshot.data.sources import RemoteFile
 from fewshot.errors import FewShotError, InputError
+from fewshot.io import sha256_file
 
 ROOT = sources.REPO_DATA_ROOT
 
@@ -294,7 +295,7 @@ def test_pinned_checksums_match_the_packed_copies() -> None:
         for remote in files:
             assert remote.url.startswith("https://raw.githubusercontent.com/")
             assert remote.url.endswith(remote.relpath.replace("few_shot_subsets/", ""))
-            assert sha256_of(ROOT / folder / remote.relpath) == remote.sha256, remote.relpath
+            assert sha256_file(ROOT / folder / remote.relpath) == remote.sha256, remote.relpath
 
 
 def _as_local(remote: RemoteFile, folder: str) -> RemoteFile:
@@ -326,4 +327,4 @@ def test_download_with_wrong_checksum_keeps_nothing(tmp_path: Path) -> None:
         sources.download(bad, tmp_path)
     assert list(tmp_path.iterdir()) == []
     assert sources.download(good, tmp_path) == tmp_path / "domains.json"
-    assert sha256_of(tmp_path / "domains.json") == good.sha256
+    assert sha256_file(tmp_path / "domains.json") == good.sha256

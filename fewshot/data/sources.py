@@ -73,15 +73,6 @@ def data_root(root: str | os.PathLike[str] | None = None, *, create: bool = Fals
     )
 
 
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks so large archives do not fill memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def download(remote: RemoteFile, folder: Path, *, timeout: float = 60.0) -> Path:
     """Fetch ``remote`` into ``folder/remote.relpath``, keeping it only if its SHA-256 matches.
 
