@@ -150,7 +150,9 @@ def test_images_from_real_files_pil_and_arrays_embed_identically(effnet, tmp_pat
     image.save(tmp_path / "x.png")
     as_array = np.array(image)
     as_tensor = torch.from_numpy(as_array).permute(2, 0, 1).float() / 255
-    embedded = effnet.embed([image, tmp_path / "x.png", str(tmp_path / "x.png"), as_array, as_tensor])
+    embedded = effnet.embed(
+        [image, tmp_path / "x.png", str(tmp_path / "x.png"), as_array, as_tensor]
+    )
     assert embedded.shape == (5, 1280) and embedded.dtype == np.float32
     np.testing.assert_allclose(embedded, np.repeat(embedded[:1], 5, axis=0), atol=1e-4)
 
@@ -168,7 +170,10 @@ def test_omniglot_characters_with_efficientnet(effnet, data_root):
         for name in names:
             by_char.setdefault(name.split("/")[-2], []).append(name)
         chars = sorted(by_char)[:5]
-        images = {c: [Image.open(io.BytesIO(archive.read(n))).convert("RGB") for n in by_char[c][:8]] for c in chars}
+        images = {
+            c: [Image.open(io.BytesIO(archive.read(n))).convert("RGB") for n in by_char[c][:8]]
+            for c in chars
+        }
     clf = FewShotClassifier(effnet)
     clf.register_many({c: images[c][:3] for c in chars})
     queries = [(img, c) for c in chars for img in images[c][3:]]

@@ -61,7 +61,11 @@ def test_float64_and_non_contiguous_inputs_are_accepted():
 
 @pytest.mark.parametrize(
     "bad, message",
-    [(np.zeros((2, 5)), "dimension 5"), (np.zeros(4), "2-D"), (np.array([[np.nan, 0, 0, 0]]), "NaN")],
+    [
+        (np.zeros((2, 5)), "dimension 5"),
+        (np.zeros(4), "2-D"),
+        (np.array([[np.nan, 0, 0, 0]]), "NaN"),
+    ],
 )
 def test_bad_vectors_are_refused(bad, message):
     store = FlatStore(4)
@@ -81,5 +85,5 @@ def test_save_and_load_round_trip(tmp_path):
     with pytest.raises(StoreFormatError, match="metric"):
         FlatStore.load(tmp_path / "i.faiss", 16, "cosine")
     (tmp_path / "junk.faiss").write_bytes(b"not an index")
-    with pytest.raises(StoreFormatError, match="junk.faiss"):
+    with pytest.raises(StoreFormatError, match=r"junk\.faiss"):
         FlatStore.load(tmp_path / "junk.faiss", 16, "cosine")

