@@ -6,26 +6,26 @@ modes, end to end (encoding included), beside the DESIGN §6 cross-check. Then C
 out-of-scope rejection: the threshold is chosen on validation data only (in-scope val + OOS val)
 with ``calibrate_threshold``, and in-scope accuracy, OOS recall and precision are measured on test.
 
-    python -m benchmarks.text_prototypes             # table on stdout, JSON in benchmarks/results
-    python -m benchmarks.text_prototypes --methods prototype --threads 1
+    python benchmarks/text_prototypes.py               # tables on stdout, JSON in benchmarks/results
+    python benchmarks/text_prototypes.py --methods prototype --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # MiniLM's weights ship in a package; no hub
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import fewshot
+from benchmarks.common import print_table, write_json
 from fewshot.data import IntentDataset, load_banking77, load_clinc150
 
-RESULTS = Path(__file__).resolve().parent / "results" / "text_prototypes.json"
 METHODS = {  # name -> FewShotClassifier keyword arguments
     "prototype": {"mode": "prototype"},
     "knn-1": {"mode": "knn", "n_neighbors": 1},
@@ -119,39 +119,39 @@ def rejection(
     )
 
 
-def print_tables(rows: list[AccuracyRow], oos_rows: list[RejectionRow]) -> None:
-    print(
-        f"{'dataset':10} {'K':>3} {'method':10} {'accuracy':>9} {'correct':>11} "
-        f"{'seconds':>8} {'DESIGN §6':>10}"
-    )
-    for r in rows:
-        check = "" if r.cross_check is None else f"{r.cross_check:.2f}"
-        print(
-            f"{r.dataset:10} {r.shots:3d} {r.method:10} {r.accuracy:9.2f} "
-            f"{r.correct:5d}/{r.total:<5d} {r.seconds:8.1f} {check:>10}"
-        )
-    if not oos_rows:
-        return
-    print("\nCLINC150 out-of-scope (prototype; threshold from val only, metrics on test)")
-    print(
-        f"{'K':>3} {'rule':20} {'threshold':>9} {'val keep/rej':>12} {'in-acc':>7} "
-        f"{'oos-rec':>8} {'oos-prec':>8} {'seconds':>8}"
-    )
-    for r in oos_rows:
-        val = f"{r.val_in_scope_acceptance:.1f}/{r.val_oos_rejection:.1f}"
-        precision = "-" if r.oos_precision is None else f"{r.oos_precision:.2f}"
-        print(
-            f"{r.shots:3d} {r.rule:20} {r.threshold:9.4f} {val:>12} {r.in_scope_accuracy:7.2f} "
-            f"{r.oos_recall:8.2f} {precision:>8} {r.seconds:8.1f}"
-        )
+ACCURACY_COLUMNS = [
+    "dataset",
+    "shots",
+    "method",
+    "accuracy",
+    "correct",
+    "total",
+    "seconds",
+    "cross_check",
+]
+REJECTION_COLUMNS = [
+    "shots",
+    "rule",
+    "threshold",
+    "val_in_scope_acceptance",
+    "val_oos_rejection",
+    "in_scope_accuracy",
+    "oos_recall",
+    "oos_precision",
+    "seconds",
+]
 
 
-def write_json(path: Path, payload: dict) -> None:
-    """Write ``payload`` beside ``path`` first, then rename: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(tmp, path)
+def _shown(row: AccuracyRow | RejectionRow) -> dict[str, object]:
+    """A row for the printed table: floats rounded to 2 places, missing values as '-'."""
+    return {
+        key: "-"
+        if value is None
+        else round(value, 4 if key == "threshold" else 2)
+        if isinstance(value, float)
+        else value
+        for key, value in asdict(row).items()
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,7 +176,6 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="torch and FAISS threads (default: all CPUs available)",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON path (default {RESULTS})")
     args = parser.parse_args(argv)
 
     threads = fewshot.set_num_threads(args.threads)
@@ -191,26 +190,25 @@ def main(argv: list[str] | None = None) -> None:
         if args.no_oos
         else [rejection(encoder, clinc, k, r) for k in args.shots for r in OOS_RULES]
     )
-    print_tables(rows, oos_rows)
-    write_json(
-        args.out,
+    print_table([_shown(r) for r in rows], ACCURACY_COLUMNS)
+    if oos_rows:
+        print("\nCLINC150 out-of-scope: prototype, threshold from val only, metrics on test (%)")
+        print_table([_shown(r) for r in oos_rows], REJECTION_COLUMNS)
+    path = write_json(
+        "text_prototypes",
         {
-            "benchmark": "text_prototypes",
+            "command": " ".join(["python benchmarks/text_prototypes.py", *(argv or sys.argv[1:])]),
             "encoder": encoder.spec,
             "threads": threads,
-            "machine": {
-                "python": platform.python_version(),
-                "processor": platform.machine(),
-                "cpus": os.cpu_count(),
-            },
             "protocol": "fixed K-shot subsets (jianguoz/Few-Shot-Intent-Detection), all intents, "
-            "full test sets (CLINC150 in-scope 4,500; BANKING77 3,080); OOS threshold "
+            "full test sets (CLINC150 in-scope 4,500; BANKING77 3,080); accuracy and "
+            "rates in percent; seconds = register + predict with encoding; OOS threshold "
             "chosen on CLINC150 val (3,000 in-scope + 100 OOS) only",
             "accuracy": [asdict(r) for r in rows],
             "out_of_scope": [asdict(r) for r in oos_rows],
         },
     )
-    print(f"\nwrote {args.out}")
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

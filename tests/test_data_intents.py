@@ -15,7 +15,6 @@ from fewshot.data import (
     DatasetNotFoundError,
     IntentDataset,
     TextSplit,
-    data_root,
     draw_k_shot,
     load_banking77,
     load_clinc150,
@@ -30,12 +29,12 @@ ROOT = sources.REPO_DATA_ROOT
 
 
 @pytest.fixture(scope="module")
-def clinc() -> IntentDataset:
+def clinc150() -> IntentDataset:
     return load_clinc150(ROOT)
 
 
 @pytest.fixture(scope="module")
-def banking() -> IntentDataset:
+def banking77() -> IntentDataset:
     return load_banking77(ROOT)
 
 
@@ -48,59 +47,59 @@ def copy_dataset(name: str, tmp_path: Path) -> Path:
 # --- counts and label sets -------------------------------------------------------------------
 
 
-def test_clinc150_counts_and_labels(clinc: IntentDataset) -> None:
-    assert clinc.name == "clinc150"
-    assert len(clinc.intents) == 150 and OOS_LABEL not in clinc.intents
-    assert list(clinc.intents) == sorted(clinc.intents)
-    assert clinc.val is not None
-    for split, per in ((clinc.train, 100), (clinc.val, 20), (clinc.test, 30)):
-        assert split.label_set == clinc.intents
+def test_clinc150_counts_and_labels(clinc150: IntentDataset) -> None:
+    assert clinc150.name == "clinc150"
+    assert len(clinc150.intents) == 150 and OOS_LABEL not in clinc150.intents
+    assert list(clinc150.intents) == sorted(clinc150.intents)
+    assert clinc150.val is not None
+    for split, per in ((clinc150.train, 100), (clinc150.val, 20), (clinc150.test, 30)):
+        assert split.label_set == clinc150.intents
         assert set(split.counts().values()) == {per}
-    assert (len(clinc.train), len(clinc.val), len(clinc.test)) == (15000, 3000, 4500)
+    assert (len(clinc150.train), len(clinc150.val), len(clinc150.test)) == (15000, 3000, 4500)
     first = "what expression would i use to say i love you if i were an italian"
-    assert clinc.train.texts[0] == first
-    assert clinc.train.labels[0] == "translate"
+    assert clinc150.train.texts[0] == first
+    assert clinc150.train.labels[0] == "translate"
 
 
-def test_clinc150_out_of_scope_splits(clinc: IntentDataset) -> None:
-    assert {k: len(v) for k, v in clinc.out_of_scope.items()} == {
+def test_clinc150_out_of_scope_splits(clinc150: IntentDataset) -> None:
+    assert {k: len(v) for k, v in clinc150.out_of_scope.items()} == {
         "train": 100,
         "val": 100,
         "test": 1000,
     }
-    for split in clinc.out_of_scope.values():
+    for split in clinc150.out_of_scope.values():
         assert split.label_set == (OOS_LABEL,)
-    assert clinc.out_of_scope["test"].texts[0] == "how much has the dow changed today"
+    assert clinc150.out_of_scope["test"].texts[0] == "how much has the dow changed today"
     # out-of-scope queries are disjoint from in-scope test queries
-    assert not set(clinc.out_of_scope["test"].texts) & set(clinc.test.texts)
+    assert not set(clinc150.out_of_scope["test"].texts) & set(clinc150.test.texts)
 
 
-def test_clinc150_domains(clinc: IntentDataset) -> None:
-    assert len(clinc.domains) == 10
-    assert all(len(v) == 15 for v in clinc.domains.values())
-    assert sorted(i for v in clinc.domains.values() for i in v) == list(clinc.intents)
-    assert "freeze_account" in clinc.domains["banking"]
+def test_clinc150_domains(clinc150: IntentDataset) -> None:
+    assert len(clinc150.domains) == 10
+    assert all(len(v) == 15 for v in clinc150.domains.values())
+    assert sorted(i for v in clinc150.domains.values() for i in v) == list(clinc150.intents)
+    assert "freeze_account" in clinc150.domains["banking"]
 
 
-def test_banking77_counts_and_labels(banking: IntentDataset) -> None:
-    assert banking.name == "banking77"
-    assert (len(banking.train), len(banking.test), len(banking.intents)) == (10003, 3080, 77)
-    assert banking.val is None and not banking.out_of_scope and not banking.domains
-    assert banking.train.label_set == banking.intents == banking.test.label_set
-    counts = banking.train.counts()
+def test_banking77_counts_and_labels(banking77: IntentDataset) -> None:
+    assert banking77.name == "banking77"
+    assert (len(banking77.train), len(banking77.test), len(banking77.intents)) == (10003, 3080, 77)
+    assert banking77.val is None and not banking77.out_of_scope and not banking77.domains
+    assert banking77.train.label_set == banking77.intents == banking77.test.label_set
+    counts = banking77.train.counts()
     assert (min(counts.values()), max(counts.values())) == (35, 187)
-    assert set(banking.test.counts().values()) == {40}
-    assert "Refund_not_showing_up" in banking.intents  # the original's capitalisation is kept
+    assert set(banking77.test.counts().values()) == {40}
+    assert "Refund_not_showing_up" in banking77.intents  # the original's capitalisation is kept
     # quoted CSV fields keep their commas
-    assert any("," in t for t in banking.train.texts)
-    assert banking.train.texts[0] == "I am still waiting on my card?"
+    assert any("," in t for t in banking77.train.texts)
+    assert banking77.train.texts[0] == "I am still waiting on my card?"
 
 
 @pytest.mark.parametrize("k", [5, 10])
 def test_fixed_subsets_have_k_shots_per_intent(
-    clinc: IntentDataset, banking: IntentDataset, k: int
+    clinc150: IntentDataset, banking77: IntentDataset, k: int
 ) -> None:
-    for ds in (clinc, banking):
+    for ds in (clinc150, banking77):
         subset = ds.few_shot[k]
         assert len(subset) == k * len(ds.intents)
         assert subset.label_set == ds.intents
@@ -111,7 +110,7 @@ def test_fixed_subsets_have_k_shots_per_intent(
 
 
 def test_fixed_subsets_come_from_train_not_test(
-    clinc: IntentDataset, banking: IntentDataset
+    clinc150: IntentDataset, banking77: IntentDataset
 ) -> None:
     # SOURCES.md: every subset utterance is an official train utterance, lowercased and with
     # whitespace normalised. CLINC150's own train and test share two utterances, so a subset may
@@ -119,43 +118,47 @@ def test_fixed_subsets_come_from_train_not_test(
     def norm(texts: tuple[str, ...]) -> set[str]:
         return {" ".join(t.lower().split()) for t in texts}
 
-    for ds in (clinc, banking):
+    for ds in (clinc150, banking77):
         train, test = norm(ds.train.texts), norm(ds.test.texts)
         for k in (5, 10):
             subset = norm(ds.few_shot[k].texts)
             assert subset <= train
             assert subset & test <= train & test
-    assert not norm(banking.few_shot[10].texts) & norm(banking.test.texts)
+    assert not norm(banking77.few_shot[10].texts) & norm(banking77.test.texts)
 
 
 # --- seeded K-shot draws ---------------------------------------------------------------------
 
 
-def test_k_shot_draw_is_reproducible_and_seed_dependent(banking: IntentDataset) -> None:
-    a, again, other = banking.k_shot(5, seed=0), banking.k_shot(5, seed=0), banking.k_shot(5, 1)
+def test_k_shot_draw_is_reproducible_and_seed_dependent(banking77: IntentDataset) -> None:
+    a, again, other = (
+        banking77.k_shot(5, seed=0),
+        banking77.k_shot(5, seed=0),
+        banking77.k_shot(5, 1),
+    )
     assert a == again
     assert a.texts != other.texts
     assert len(a) == 5 * 77 and set(a.counts().values()) == {5}
-    train_pairs = set(zip(banking.train.texts, banking.train.labels, strict=True))
+    train_pairs = set(zip(banking77.train.texts, banking77.train.labels, strict=True))
     assert set(zip(a.texts, a.labels, strict=True)) <= train_pairs
 
 
 def test_k_shot_draw_has_no_repeats_and_takes_all_at_the_smallest_class(
-    banking: IntentDataset,
+    banking77: IntentDataset,
 ) -> None:
-    counts = banking.train.counts()
+    counts = banking77.train.counts()
     smallest = min(counts, key=counts.__getitem__)
-    draw = banking.k_shot(35, seed=3)
+    draw = banking77.k_shot(35, seed=3)
     grouped = draw.by_label()
-    assert sorted(grouped[smallest]) == sorted(banking.train.by_label()[smallest])
+    assert sorted(grouped[smallest]) == sorted(banking77.train.by_label()[smallest])
     assert all(len(set(v)) == 35 for v in grouped.values())
 
 
-def test_k_shot_draw_rejects_impossible_k(banking: IntentDataset) -> None:
+def test_k_shot_draw_rejects_impossible_k(banking77: IntentDataset) -> None:
     with pytest.raises(InputError, match=r"k=36 .*pass k <= 35"):
-        banking.k_shot(36, seed=0)
+        banking77.k_shot(36, seed=0)
     with pytest.raises(InputError, match="k=0"):
-        draw_k_shot(banking.train, 0, seed=0)
+        draw_k_shot(banking77.train, 0, seed=0)
 
 
 def test_text_split_checks_lengths() -> None:
@@ -177,7 +180,7 @@ def test_root_may_name_the_dataset_folder_itself(tmp_path: Path) -> None:
 def test_root_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = copy_dataset("clinc150", tmp_path)
     monkeypatch.setenv(sources.DATA_ENV, str(root))
-    assert data_root() == root
+    assert sources.data_root() == root
     assert len(load_clinc150().test) == 4500
 
 
