@@ -331,3 +331,10 @@ def test_download_with_wrong_checksum_keeps_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     assert sources.download(good, tmp_path) == tmp_path / "domains.json"
     assert sha256_file(tmp_path / "domains.json") == good.sha256
+
+
+def test_failed_download_names_the_url_and_the_manual_fix(tmp_path: Path) -> None:
+    gone = RemoteFile("train.csv", (tmp_path / "no-such-file.csv").as_uri(), "0" * 64)
+    with pytest.raises(DatasetError, match=r"could not download .*no-such-file.csv.*by hand"):
+        sources.download(gone, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []

@@ -85,10 +85,19 @@ def download(remote: RemoteFile, folder: Path, *, timeout: float = 60.0) -> Path
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(remote.url, timeout=timeout) as r:
-            for chunk in iter(lambda: r.read(1 << 20), b""):
-                digest.update(chunk)
-                out.write(chunk)
+        try:
+            with (
+                os.fdopen(fd, "wb") as out,
+                urllib.request.urlopen(remote.url, timeout=timeout) as r,
+            ):
+                for chunk in iter(lambda: r.read(1 << 20), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except OSError as err:  # URLError, HTTPError, timeouts, a full disk
+            raise DatasetError(
+                f"could not download {remote.url} ({err}); check the network, or put the file "
+                f"at {target} by hand (expected sha256 {remote.sha256})."
+            ) from err
         if digest.hexdigest() != remote.sha256:
             raise DatasetError(
                 f"checksum mismatch for {remote.url}: expected sha256 {remote.sha256}, got "
