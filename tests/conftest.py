@@ -24,6 +24,12 @@ def data_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_data(data_root: Path) -> Path:
+    """Alias of ``data_root`` used by the data and episode tests."""
+    return data_root
+
+
+@pytest.fixture(scope="session")
 def minilm() -> fewshot.Encoder:
     return fewshot.load_encoder("minilm")
 

@@ -1,0 +1,326 @@
+"""Prototypical-network training on Omniglot episodes, from the uint8 cache, on CPU or GPU.
+
+The hot loop never touches PIL: the whole split sits on the device as a uint8 tensor, an
+episode is an index gather plus ``torch.rot90`` for rotated classes, and augmentation is one
+batched ``grid_sample``. Validation episodes are fixed and seeded; the best encoder is saved
+as a ``fewshot.load_encoder`` checkpoint, and the full training state (model, head, Adam,
+episode counter) as safetensors + JSON, so a run resumes exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from episodes.augment import random_affine
+from episodes.sampler import EpisodeSampler
+from fewshot.data.omniglot import Omniglot
+from fewshot.encoders import save_checkpoint, wrap_module
+from fewshot.encoders.backbones import build_backbone
+from fewshot.encoders.omniglot import ink, omniglot_preprocess
+from fewshot.heads import PrototypicalHead
+
+STATE_VERSION = 1
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; stored beside its checkpoints.
+
+    ``holdout_drawers``: when ``val_split`` is None, the last drawers of every training class
+    are held out for validation (new drawings of known characters; no evaluation alphabet is
+    ever read). ``within_alphabet``: the fraction of training episodes whose classes all come
+    from one alphabet.
+    """
+
+    data_root: str
+    out: str
+    split: str = "background"
+    val_split: str | None = None
+    image_size: int = 28
+    rotations: bool = True
+    backbone: str = "conv4"
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    metric: str = "sqeuclidean"
+    n_way: int = 60
+    k_shot: int = 1
+    q_query: int = 5
+    episodes: int = 10000
+    lr: float = 1e-3
+    lr_step: int = 2000
+    lr_gamma: float = 0.5
+    weight_decay: float = 0.0
+    within_alphabet: float = 0.0
+    augment: bool = True
+    holdout_drawers: int = 4
+    val_way: int = 20
+    val_shot: int = 1
+    val_query: int = 3
+    val_episodes: int = 200
+    val_every: int = 500
+    val_within_alphabet: bool = True
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    threads: int | None = None
+    max_minutes: float | None = None
+    cache_dir: str | None = None
+
+
+class DeviceImages:
+    """A split's uint8 images resident on a device; ``batch(indices)`` → float (B, 1, S, S)."""
+
+    def __init__(self, dataset: Omniglot, device: torch.device):
+        self.base = torch.from_numpy(dataset.base_images).to(device)
+        self.image_index = torch.from_numpy(dataset.image_index).to(device)
+        self.rotation = torch.from_numpy(dataset.rotation).to(device)
+        self.device = device
+
+    def batch(self, indices: np.ndarray) -> torch.Tensor:
+        idx = torch.from_numpy(np.asarray(indices, dtype=np.int64)).to(self.device)
+        images = self.base[self.image_index[idx]]
+        rot = self.rotation[idx]
+        for k in (1, 2, 3):
+            sel = rot == k
+            if bool(sel.any()):
+                images[sel] = torch.rot90(images[sel], k, dims=(1, 2))
+        return ink(images)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _subset_sampler(
+    dataset: Omniglot, keep: np.ndarray, n_way: int, k_shot: int, q_query: int,
+    n_episodes: int, seed: int, within: float | bool,
+) -> tuple[EpisodeSampler, np.ndarray]:  # fmt: skip
+    """A sampler over the examples ``keep`` (dataset indices); returns it and the index map."""
+    positions = np.flatnonzero(keep)
+    sampler = EpisodeSampler(
+        dataset.labels[positions], n_way, k_shot, q_query, n_episodes=n_episodes, seed=seed,
+        class_names=dataset.class_names, groups=dataset.class_groups, within_group=within,
+    )  # fmt: skip
+    return sampler, positions
+
+
+def build_model(config: TrainConfig) -> tuple[torch.nn.Module, dict[str, Any]]:
+    kwargs = dict(config.backbone_kwargs)
+    if config.backbone == "conv4":
+        kwargs = {"in_channels": 1, "hidden": 64, "image_size": config.image_size, **kwargs}
+    else:
+        kwargs = {"in_channels": 1, **kwargs}
+    return build_backbone(config.backbone, **kwargs), kwargs
+
+
+def embed(model: torch.nn.Module, x: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """Embeddings (B, d) in float32; bf16 autocast on CUDA when ``config.amp``."""
+    if config.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    if config.amp and x.is_cuda:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            return model(x).float()
+    return model(x)
+
+
+@torch.no_grad()
+def validate(model, head, images: DeviceImages, sampler, positions, config) -> float:
+    """Mean query accuracy over the fixed validation episodes."""
+    was = model.training
+    model.eval()
+    accs = []
+    for ep in sampler:
+        s_idx, q_idx = positions[ep.support.ravel()], positions[ep.query.ravel()]
+        z = embed(model, images.batch(np.concatenate([s_idx, q_idx])), config)
+        ns = len(s_idx)
+        s_lab = torch.as_tensor(ep.support_labels(), device=z.device)
+        logits = head(z[ns:], head.prototypes(z[:ns], s_lab))
+        accs.append((logits.argmax(1).cpu().numpy() == ep.query_labels()).mean())
+    model.train(was)
+    return float(np.mean(accs))
+
+
+def save_state(folder: Path, model, head, optimizer, scheduler, episode: int, extra: dict) -> None:
+    """Training state as safetensors (tensors) + JSON (everything else); no pickle."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors |= {f"head.{k}": v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
+    opt = optimizer.state_dict()
+    for pid, st in opt["state"].items():
+        for name, value in st.items():
+            tensors[f"optim.{pid}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    save_file(tensors, str(folder / "train_state.safetensors.part"))
+    os.replace(folder / "train_state.safetensors.part", folder / "train_state.safetensors")
+    meta = {
+        "version": STATE_VERSION,
+        "episode": episode,
+        "param_groups": opt["param_groups"],
+        "scheduler": scheduler.state_dict(),
+        **extra,
+    }
+    (folder / "train_state.json.part").write_text(json.dumps(meta, indent=1))
+    os.replace(folder / "train_state.json.part", folder / "train_state.json")
+
+
+def load_state(folder: Path, model, head, optimizer, scheduler) -> dict:
+    meta = json.loads((folder / "train_state.json").read_text())
+    if meta.get("version") != STATE_VERSION:
+        raise ValueError(f"{folder}: training state version {meta.get('version')!r} unsupported")
+    tensors = load_file(str(folder / "train_state.safetensors"))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    head.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    scheduler.load_state_dict(meta["scheduler"])
+    return meta
+
+
+def save_encoder(model, kwargs: dict, config: TrainConfig, folder: Path, info: dict) -> None:
+    """The trained backbone as a ``fewshot.load_encoder`` checkpoint directory."""
+    module = copy.deepcopy(model).cpu().float().eval()
+    module = module.to(memory_format=torch.contiguous_format)
+    encoder = wrap_module(
+        module,
+        preprocess=omniglot_preprocess(config.image_size),
+        architecture=config.backbone,
+        architecture_kwargs=kwargs,
+        name=f"omniglot-{config.backbone}",
+    )
+    save_checkpoint(encoder, folder, extra={"training": asdict(config), **info})
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train a ProtoNet backbone; returns a summary (best validation accuracy, timings)."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rotations = (0, 90, 180, 270) if config.rotations else (0,)
+    data_kw = {"image_size": config.image_size, "cache_dir": config.cache_dir}
+    if config.split.startswith("vinyals"):
+        train_set = Omniglot(config.data_root, config.split, **data_kw)
+    else:
+        train_set = Omniglot(config.data_root, config.split, rotations=rotations, **data_kw)
+    if config.val_split:
+        val_set = Omniglot(config.data_root, config.val_split, **data_kw)
+        train_keep = np.ones(len(train_set), bool)
+        val_keep = np.ones(len(val_set), bool)
+    else:
+        if not 0 < config.holdout_drawers < 20:
+            raise ValueError("train: `holdout_drawers` must be in 1..19 when val_split is None")
+        val_set = train_set
+        train_keep = train_set.drawers <= 20 - config.holdout_drawers
+        val_keep = ~train_keep
+    sampler, train_pos = _subset_sampler(
+        train_set, train_keep, config.n_way, config.k_shot, config.q_query, config.episodes,
+        config.seed, config.within_alphabet,
+    )  # fmt: skip
+    val_sampler, val_pos = _subset_sampler(
+        val_set, val_keep, config.val_way, config.val_shot, config.val_query,
+        config.val_episodes, config.seed + 1, config.val_within_alphabet,
+    )  # fmt: skip
+    images = DeviceImages(train_set, device)
+    val_images = images if val_set is train_set else DeviceImages(val_set, device)
+
+    model, kwargs = build_model(config)
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    head = PrototypicalHead(config.metric).to(device)
+    params = list(model.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step, config.lr_gamma)
+
+    start, best, history = 0, -1.0, []
+    state_dir = out / "state"
+    if resume and (state_dir / "train_state.json").is_file():
+        meta = load_state(state_dir, model, head, optimizer, scheduler)
+        start, best, history = meta["episode"], meta["best_val"], meta["history"]
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
+
+    t0 = time.perf_counter()
+    train_time, images_seen = 0.0, 0
+    model.train()
+    bar = tqdm(range(start, config.episodes), desc="train", disable=not progress, mininterval=2)
+    running = []
+    stopped_early = False
+    for i in bar:
+        tick = time.perf_counter()
+        ep = sampler[i]
+        s_idx, q_idx = train_pos[ep.support.ravel()], train_pos[ep.query.ravel()]
+        x = images.batch(np.concatenate([s_idx, q_idx]))
+        if config.augment:
+            gen = torch.Generator().manual_seed(config.seed * 1_000_003 + i)
+            x = random_affine(x, gen)
+        z = embed(model, x, config)
+        ns = len(s_idx)
+        s_lab = torch.as_tensor(ep.support_labels(), device=device)
+        q_lab = torch.as_tensor(ep.query_labels(), device=device)
+        loss, acc = head.episode_loss(z[:ns], s_lab, z[ns:], q_lab)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        running.append((loss.detach(), acc.detach()))
+        images_seen += x.shape[0]
+        if len(running) == 50 or i + 1 == config.episodes:
+            vals = torch.stack([torch.stack(r) for r in running]).mean(0).tolist()
+            bar.set_postfix(loss=f"{vals[0]:.3f}", acc=f"{vals[1]:.3f}")
+            running = []
+        train_time += time.perf_counter() - tick
+        done = i + 1
+        out_of_time = config.max_minutes is not None and (
+            time.perf_counter() - t0 > 60 * config.max_minutes
+        )
+        if done % config.val_every == 0 or done == config.episodes or out_of_time:
+            val_acc = validate(model, head, val_images, val_sampler, val_pos, config)
+            record = {"episode": done, "val_acc": val_acc, "lr": scheduler.get_last_lr()[0],
+                      "elapsed_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
+            history.append(record)
+            tqdm.write(json.dumps(record))
+            if val_acc > best:
+                best = val_acc
+                info = {"episode": done, "val_acc": val_acc}
+                save_encoder(model, kwargs, config, out / "best", info)
+            save_state(state_dir, model, head, optimizer, scheduler, done,
+                       {"best_val": best, "history": history})  # fmt: skip
+        if out_of_time:
+            stopped_early = done < config.episodes
+            break
+    bar.close()
+    summary = {
+        "best_val_acc": best,
+        "episodes_done": history[-1]["episode"] if history else start,
+        "stopped_early": stopped_early,
+        "train_seconds": round(train_time, 1),
+        "images_per_second": round(images_seen / train_time, 1) if train_time else None,
+        "device": str(device),
+        "history": history,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def lr_steps_for(episodes: int, halvings: int = 4) -> int:
+    """An lr_step that halves the learning rate ``halvings`` times over ``episodes``."""
+    return max(1, math.ceil(episodes / (halvings + 1)))

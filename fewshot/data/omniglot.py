@@ -1,0 +1,327 @@
+"""Omniglot (Lake et al. 2015) read straight from its upstream zips into a uint8 image cache.
+
+Splits: ``background`` (30 alphabets), ``evaluation`` (20 alphabets) and the Vinyals et al.
+(2016) character split ``vinyals-{train,val,trainval,test}`` whose rotations (0/90/180/270)
+are extra classes. Images are decoded once per (zip, size) and kept as ``uint8`` arrays in the
+original polarity (ink 0, paper 255); rotations are applied on access, so a rotated class costs
+no memory. Every class carries its alphabet, so samplers can draw within-alphabet tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+BACKGROUND_URL = (
+    "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/images_background.zip"
+)
+EVALUATION_URL = (
+    "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/images_evaluation.zip"
+)
+#: md5 of the upstream zips, as torchvision checks them. Local copies are verified by layout.
+UPSTREAM_MD5 = {
+    "images_background": "68d2efa1b9178cc56df9314c21c6e718",
+    "images_evaluation": "6b91aef0f799c5bb55b94e3f2daec811",
+}
+UPSTREAM_URL = {"images_background": BACKGROUND_URL, "images_evaluation": EVALUATION_URL}
+#: (alphabets, characters, images) each upstream zip must hold.
+EXPECTED_COUNTS = {"images_background": (30, 964, 19280), "images_evaluation": (20, 659, 13180)}
+SPLITS = ("background", "evaluation", "vinyals-train", "vinyals-val", "vinyals-trainval",
+          "vinyals-test")  # fmt: skip
+ROTATIONS = (0, 90, 180, 270)
+CACHE_VERSION = 2
+
+_PNG = re.compile(
+    r"^(images_background|images_evaluation)/([^/]+)/(character\d+)/(\d{4})_(\d{2})\.png$"
+)
+_MEMORY: dict[tuple[str, str, int], tuple[np.ndarray, list[str]]] = {}
+
+
+@dataclass(frozen=True)
+class OmniglotClass:
+    """One class: a character of an alphabet, possibly rotated (degrees counter-clockwise)."""
+
+    alphabet: str
+    character: str
+    rotation: int = 0
+
+    @property
+    def name(self) -> str:
+        """``Alphabet/characterNN`` or, when rotated, ``Alphabet/characterNN/rotDDD``."""
+        base = f"{self.alphabet}/{self.character}"
+        return base if self.rotation == 0 else f"{base}/rot{self.rotation:03d}"
+
+
+class Omniglot:
+    """Omniglot images and integer labels for one split, at ``image_size`` × ``image_size``.
+
+    Arguments:
+        root: folder holding ``images_background.zip`` / ``images_evaluation.zip`` (and
+            ``splits/vinyals/*.txt`` for the Vinyals splits).
+        split: one of ``SPLITS``.
+        image_size: side of the square images (28 and 105 are the usual ones).
+        rotations: for ``background``/``evaluation``, the rotations to add as extra classes
+            (default ``(0,)``: none). The Vinyals splits take theirs from the split files.
+        alphabets: keep only these alphabets (for small experiments and tests).
+        download: fetch a missing zip from the upstream URL and check its md5.
+        cache_dir: where decoded arrays are kept (default ``$FEWSHOT_CACHE`` or
+            ``~/.cache/fewshot``); ``None``-valued env means the default.
+
+    Attributes: ``labels`` (int64, N), ``classes`` (list of ``OmniglotClass``),
+    ``class_names``, ``class_groups`` (alphabet of each class), ``base_images`` (uint8,
+    M×S×S, unrotated), ``image_index`` / ``rotation`` (int, N: which base image, which k·90°),
+    ``drawers`` (int, N: which of the 20 people drew it, 1..20).
+
+    Example:
+        >>> ds = Omniglot("../shared/data/omniglot", "evaluation", image_size=105)
+        >>> images = ds.images([0, 1, 2])   # uint8, 3×105×105, ink dark
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "background",
+        image_size: int = 28,
+        rotations: Sequence[int] = (0,),
+        alphabets: Sequence[str] | None = None,
+        download: bool = False,
+        cache_dir: str | os.PathLike | None = None,
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"Omniglot: `split` must be one of {SPLITS}, got {split!r}")
+        if not isinstance(image_size, int) or not 4 <= image_size <= 512:
+            raise ValueError(
+                f"Omniglot: `image_size` must be an int in [4, 512], got {image_size!r}"
+            )
+        bad = [r for r in rotations if r not in ROTATIONS]
+        if bad or not rotations:
+            raise ValueError(
+                f"Omniglot: `rotations` must be a subset of {ROTATIONS}, got {rotations!r}"
+            )
+        self.root = Path(root)
+        self.split = split
+        self.image_size = image_size
+        cache = Path(cache_dir or os.environ.get("FEWSHOT_CACHE") or Path.home() / ".cache/fewshot")
+
+        if split.startswith("vinyals-"):
+            wanted = _read_vinyals(self.root, split.removeprefix("vinyals-"))
+            zips = ["images_background", "images_evaluation"]
+        else:
+            wanted = None
+            zips = ["images_background" if split == "background" else "images_evaluation"]
+
+        arrays, paths = [], []
+        for stem in zips:
+            zip_path = _ensure_zip(self.root, stem, download)
+            images, names = _load_zip(zip_path, stem, image_size, cache)
+            arrays.append(images)
+            paths.extend(names)
+        self.base_images = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+        by_char: dict[tuple[str, str], list[int]] = {}
+        for i, p in enumerate(paths):
+            _, alphabet, character, _ = p.split("/", 3)
+            by_char.setdefault((alphabet, character), []).append(i)
+        if wanted is None:
+            wanted = [OmniglotClass(a, c, r) for (a, c) in sorted(by_char) for r in rotations]
+        if alphabets is not None:
+            known = {a for a, _ in by_char}
+            missing = sorted(set(alphabets) - known)
+            if missing:
+                raise ValueError(
+                    f"Omniglot: `alphabets` {missing} are not in split {split!r}; "
+                    f"choose from {sorted(known)}"
+                )
+            keep = set(alphabets)
+            wanted = [c for c in wanted if c.alphabet in keep]
+
+        self.classes: list[OmniglotClass] = list(wanted)
+        drawer_of = np.array([int(p.rsplit("_", 1)[1]) for p in paths], dtype=np.int64)
+        index, rot, labels = [], [], []
+        for label, cls in enumerate(self.classes):
+            members = by_char.get((cls.alphabet, cls.character))
+            if members is None:
+                raise ValueError(
+                    f"Omniglot: class {cls.name!r} of split {split!r} is not in {zips}"
+                )
+            index.extend(members)
+            rot.extend([cls.rotation // 90] * len(members))
+            labels.extend([label] * len(members))
+        self.image_index = np.asarray(index, dtype=np.int64)
+        self.rotation = np.asarray(rot, dtype=np.int64)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.drawers = drawer_of[self.image_index]
+
+    @property
+    def class_names(self) -> list[str]:
+        """Unique names of the classes, in label order."""
+        return [c.name for c in self.classes]
+
+    @property
+    def class_groups(self) -> list[str]:
+        """The alphabet of each class, in label order (for within-alphabet sampling)."""
+        return [c.alphabet for c in self.classes]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        """``(image uint8 S×S, label)`` of example ``i``."""
+        return self.images([i])[0], int(self.labels[i])
+
+    def images(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Images of examples ``indices`` as uint8 B×S×S, rotations applied (ink 0, paper 255)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        out = self.base_images[self.image_index[idx]]
+        rot = self.rotation[idx]
+        for k in (1, 2, 3):
+            sel = rot == k
+            if sel.any():
+                out[sel] = np.rot90(out[sel], k=k, axes=(1, 2))
+        return out
+
+    def describe(self) -> dict:
+        """JSON-ready description of this dataset, for manifests and reports."""
+        return {
+            "dataset": "omniglot",
+            "split": self.split,
+            "image_size": self.image_size,
+            "classes": len(self.classes),
+            "examples": len(self),
+        }
+
+
+def _read_vinyals(root: Path, name: str) -> list[OmniglotClass]:
+    path = root / "splits" / "vinyals" / f"{name}.txt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Omniglot: Vinyals split file {path} is missing; put the split files of "
+            "jakesnell/prototypical-networks in `root`/splits/vinyals"
+        )
+    classes = []
+    for line in path.read_text().split():
+        alphabet, character, rot = line.split("/")
+        classes.append(OmniglotClass(alphabet, character, int(rot.removeprefix("rot"))))
+    return classes
+
+
+def _ensure_zip(root: Path, stem: str, download: bool) -> Path:
+    path = root / f"{stem}.zip"
+    if path.is_file():
+        return path
+    if not download:
+        raise FileNotFoundError(
+            f"Omniglot: {path} not found; pass download=True to fetch {UPSTREAM_URL[stem]} "
+            "or point `root` at a folder holding the upstream zips"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, suffix=".part")
+    os.close(fd)
+    try:
+        urllib.request.urlretrieve(UPSTREAM_URL[stem], tmp)
+        digest = md5_of(tmp)
+        if digest != UPSTREAM_MD5[stem]:
+            raise OSError(
+                f"Omniglot: {UPSTREAM_URL[stem]} has md5 {digest}, expected "
+                f"{UPSTREAM_MD5[stem]}; the download is corrupt or the file changed upstream"
+            )
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def md5_of(path: str | os.PathLike) -> str:
+    """Hex md5 of a file, read in 1 MiB blocks."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_layout(names: Sequence[str], stem: str) -> list[str]:
+    """PNG members of an Omniglot zip, sorted, after checking its layout and counts.
+
+    A local copy may be repacked (other zip checksum, same PNGs), so it is verified by
+    structure: ``stem/ALPHABET/characterNN/NNNN_DD.png``, the expected alphabet, character
+    and image counts, and 20 drawers per character.
+    """
+    pngs = sorted(n for n in names if n.endswith(".png"))
+    per_char: dict[tuple[str, str], int] = {}
+    for n in pngs:
+        m = _PNG.match(n)
+        if m is None or m.group(1) != stem:
+            raise ValueError(
+                f"Omniglot: unexpected member {n!r} in {stem}.zip (not the upstream layout)"
+            )
+        key = (m.group(2), m.group(3))
+        per_char[key] = per_char.get(key, 0) + 1
+    counts = (len({a for a, _ in per_char}), len(per_char), len(pngs))
+    if counts != EXPECTED_COUNTS[stem]:
+        raise ValueError(
+            f"Omniglot: {stem}.zip holds (alphabets, characters, images) = {counts}, expected "
+            f"{EXPECTED_COUNTS[stem]}; the copy is incomplete or not Omniglot"
+        )
+    short = sorted(k for k, v in per_char.items() if v != 20)
+    if short:
+        raise ValueError(f"Omniglot: characters without 20 drawings in {stem}.zip: {short[:5]}")
+    return pngs
+
+
+def _load_zip(zip_path: Path, stem: str, size: int, cache: Path) -> tuple[np.ndarray, list[str]]:
+    """uint8 images (M×S×S) and member paths of one zip, decoded once and cached on disk."""
+    stat = zip_path.stat()
+    key = (str(zip_path.resolve()), stem, size)
+    if key in _MEMORY:
+        return _MEMORY[key]
+    with zipfile.ZipFile(zip_path) as zf:
+        pngs = verify_layout(zf.namelist(), stem)
+        tag = hashlib.sha256("\n".join(pngs).encode() + f"{stat.st_size}".encode()).hexdigest()[:16]
+        npy = cache / f"omniglot-{stem}-{size}-v{CACHE_VERSION}-{tag}.npy"
+        if npy.is_file():
+            images = np.load(npy, allow_pickle=False)
+        else:
+            images = np.empty((len(pngs), size, size), dtype=np.uint8)
+            for i, name in enumerate(pngs):
+                images[i] = decode_png(zf.read(name), size)
+            _atomic_save(npy, images)
+    result = (images, [p.removesuffix(".png") for p in pngs])
+    _MEMORY[key] = result
+    return result
+
+
+def decode_png(data: bytes, size: int) -> np.ndarray:
+    """One PNG → uint8 grayscale size×size (ink 0, paper 255).
+
+    Resized like ``fewshot.encoders.ImagePreprocess(mode="L")`` (bilinear, antialiased), so
+    an encoder sees the same pixels whether it reads this cache or the PNG itself.
+    """
+    with Image.open(io.BytesIO(data)) as im:
+        gray = im.convert("L")
+        if gray.size != (size, size):
+            gray = gray.resize((size, size), Image.Resampling.BILINEAR)
+        return np.asarray(gray, dtype=np.uint8)
+
+
+def _atomic_save(path: Path, array: np.ndarray) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.part")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache only costs a re-decode next time
+        pass
