@@ -30,6 +30,20 @@ def shared_data(data_root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def omniglot_root(data_root: Path) -> Path:
+    root = data_root / "omniglot"
+    if not (root / "images_background.zip").is_file():
+        pytest.fail(f"Omniglot zips not found under {root}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One Omniglot decode cache for the whole test session."""
+    return tmp_path_factory.mktemp("fewshot-cache")
+
+
+@pytest.fixture(scope="session")
 def minilm() -> fewshot.Encoder:
     return fewshot.load_encoder("minilm")
 
