@@ -32,8 +32,13 @@ class VectorStore(Protocol):
     def __len__(self) -> int: ...
 
 
-def as_float32_matrix(vectors: np.ndarray, dim: int | None, what: str) -> np.ndarray:
-    """Validate an ``N×d`` batch and return it as float32 C-contiguous (FAISS copies otherwise)."""
+def as_float32_matrix(
+    vectors: np.ndarray, dim: int | None, what: str, first_row: int = 0
+) -> np.ndarray:
+    """Validate an ``N×d`` batch and return it as float32 C-contiguous (FAISS copies otherwise).
+
+    ``first_row`` is where this batch starts in the caller's, so errors name the caller's row.
+    """
     array = np.asarray(vectors)
     if array.ndim != 2:
         raise InputError(f"`{what}` must be a 2-D array N×d, got shape {array.shape}")
@@ -45,7 +50,7 @@ def as_float32_matrix(vectors: np.ndarray, dim: int | None, what: str) -> np.nda
         raise InputError(f"`{what}` must be real numbers, got dtype {array.dtype}")
     array = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
-        bad = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
+        bad = first_row + int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
         raise InputError(f"`{what}` row {bad} contains NaN or infinite values")
     return array
 
