@@ -56,9 +56,17 @@ def as_float32_matrix(
 
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
-    """Unit-length rows (a zero row stays zero); returns a new float32 array."""
+    """Unit-length rows (a zero row stays zero); returns a new float32 array.
+
+    Each row is first divided by its largest magnitude, so squares of tiny (~1e-38) or huge
+    (~1e30) values neither underflow to a zero norm nor overflow to inf, as with
+    ``faiss.normalize_L2``, which left such rows unnormalised or zeroed.
+    """
     out = np.array(vectors, dtype=np.float32, copy=True, order="C")
-    faiss.normalize_L2(out)
+    scale = np.abs(out).max(axis=1, keepdims=True) if out.size else np.ones((len(out), 1))
+    np.divide(out, scale, out=out, where=scale > 0)
+    norms = np.sqrt(np.einsum("ij,ij->i", out, out))[:, None]
+    np.divide(out, norms, out=out, where=norms > 0)
     return out
 
 

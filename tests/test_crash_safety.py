@@ -74,13 +74,15 @@ def test_sigkill_at_random_moments_leaves_a_complete_earlier_save(tmp_path):
             status = int(zygote.stdout.readline())
             assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
             completed = [int(g) for g in progress.read_text().split()]
-            last = max(completed, default=-1)
+            # The newest generation known to be live: the last save that returned, or the one
+            # found live after the previous kill (it may have landed just before that kill).
+            last = max([*completed, saved])
             if not (store / POINTER_NAME).exists():
                 assert last == -1, "a save returned but CURRENT is missing"
                 continue
             clf = FewShotClassifier.load(store)  # verifies every checksum
             g = generation_of(clf)
-            assert last <= g <= last + 1, (last, g)  # the last finished save, or the one in flight
+            assert last <= g <= last + 1, (last, g)  # that one, or the save in flight at the kill
             assert_is_generation(clf, g)
             if len(completed) > before:  # a save finished this round: earlier leftovers are gone
                 assert not any((store / name).exists() for name in previous_leftovers)
@@ -90,7 +92,7 @@ def test_sigkill_at_random_moments_leaves_a_complete_earlier_save(tmp_path):
     finally:
         zygote.kill()
         zygote.wait(10)
-    assert saved >= KILLS // 2, f"too few generations saved ({saved}): kills came too early"
+    assert saved >= 5, f"only {saved + 1} generations saved: every kill came too early"
     clf = FewShotClassifier.load(store)
     clf.save(store)  # an ordinary save cleans whatever the last kill left
     assert leftovers(store) == set()
