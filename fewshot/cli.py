@@ -28,9 +28,14 @@ def _read_inputs(clf: FewShotClassifier, values: Sequence[str], from_file: str |
     """Turn CLI arguments into a batch: text lines, image paths, or rows of .npy feature files."""
     items = list(values)
     if from_file is not None:
-        handle = sys.stdin if from_file == "-" else open(from_file, encoding="utf-8")  # noqa: SIM115
-        with handle:
-            items += [line.rstrip("\n") for line in handle if line.strip()]
+        try:
+            handle = sys.stdin if from_file == "-" else open(from_file, encoding="utf-8")  # noqa: SIM115
+            with handle:
+                items += [line.rstrip("\n") for line in handle if line.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"--from-file {from_file}: cannot read it as UTF-8 text ({exc})"
+            ) from exc
     if not items:
         raise InputError(
             "no inputs given: pass them as arguments or with --from-file FILE (- for stdin)"
@@ -41,8 +46,17 @@ def _read_inputs(clf: FewShotClassifier, values: Sequence[str], from_file: str |
             path = Path(item)
             if path.suffix != ".npy" or not path.is_file():
                 raise InputError(f"this store takes feature vectors: pass .npy files, got {item!r}")
-            array = np.load(path, allow_pickle=False)
+            try:
+                array = np.load(path, allow_pickle=False)
+            except (OSError, ValueError, EOFError) as exc:  # not .npy, truncated, or pickled
+                raise InputError(
+                    f"{item}: not a plain numeric .npy file ({exc}); pickled arrays are refused"
+                ) from exc
             arrays.append(array[None, :] if array.ndim == 1 else array)
+        widths = {array.shape[1:] for array in arrays}
+        if len(widths) > 1 or any(array.ndim != 2 for array in arrays):
+            shapes = ", ".join(str(array.shape) for array in arrays[:5])
+            raise InputError(f"feature files must hold vectors of one width; got shapes {shapes}")
         return np.concatenate(arrays)
     if isinstance(clf.encoder, TextEncoder):
         return items
