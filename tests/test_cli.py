@@ -126,3 +126,17 @@ def test_help_explains_every_option():
     assert all(name in top.stdout for name in ("register", "predict", "remove", "info"))
     with pytest.raises(SystemExit):
         main(["no-such-command"])
+
+
+def test_train_and_evaluate_are_plugged_in_through_entry_points():
+    """`fewshot train|evaluate` come from episodes/ via the fewshot.commands entry points."""
+    from importlib.metadata import entry_points
+
+    names = {entry.name for entry in entry_points(group="fewshot.commands")}
+    assert {"train", "evaluate"} <= names, "install the project: pip install -e '.[dev]'"
+    for command in ("train", "evaluate"):
+        result = subprocess.run(
+            [sys.executable, "-m", "fewshot", command, "--help"], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        assert "--seed" in result.stdout
