@@ -243,7 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=_cmd_info)
 
     for entry in entry_points(group="fewshot.commands"):
-        entry.load()(sub)
+        try:
+            entry.load()(sub)
+        except Exception as exc:  # a broken plug-in must not take the core commands down
+            print(
+                f"fewshot: skipping command {entry.name!r} ({entry.value}): {exc}", file=sys.stderr
+            )
     return parser
 
 
