@@ -95,7 +95,7 @@ def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``evaluate``: accuracy ± 95% CI of an encoder on fixed seeded episodes."""
     p = subparsers.add_parser(
         "evaluate",
-        help="score an encoder on fixed seeded episodes (mean ± 95% CI)",
+        help="score an encoder on fixed seeded episodes (mean ± 95%% CI)",
         description="Embed the images of fixed, seeded N-way K-shot episodes with an encoder, "
         "classify queries by nearest prototype, and report mean accuracy ± 1.96·σ/√E.",
     )

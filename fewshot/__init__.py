@@ -48,4 +48,5 @@ __all__ = [
     "save_checkpoint",
     "set_num_threads",
     "worker_init_fn",
+    "wrap_module",
 ]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -18,7 +17,15 @@ from fewshot.encoders.base import as_input_list
 from fewshot.encoders.checkpoint import write_checkpoint_files
 from fewshot.errors import InputError, NotReadyError, StoreFormatError, UnknownLabelError
 from fewshot.index import METRICS, FlatStore, as_float32_matrix, normalize_rows
-from fewshot.io import current_snapshot, read_json, save_snapshot, sha256_file, verify_checksums
+from fewshot.io import (
+    check_path_argument,
+    read_json,
+    reading_store,
+    save_snapshot,
+    sha256_file,
+    verify_checksums,
+)
+from fewshot.rwlock import ReadWriteLock
 
 Label = Union[str, int]  # noqa: UP007  (kept as a runtime alias for isinstance-free docs)
 MODES = ("prototype", "knn")
@@ -28,6 +35,9 @@ MANIFEST_VERSION = 1
 SHOTS_NAME = "shots.safetensors"
 INDEX_NAME = "index.faiss"
 ENCODER_DIR = "encoder"
+# Rows validated, normalised, averaged or searched at a time: bounds temporary memory for huge
+# batches to CHUNK_ROWS×d floats (the input and the N×k result are the only full-size arrays).
+CHUNK_ROWS = 8192
 # Encoders that load_encoder rebuilds exactly from their name (weights ship in packages).
 _REBUILDABLE = {"efficientnet-lite0", "minilm", "omniglot-conv4"}
 
@@ -109,7 +119,7 @@ class FewShotClassifier:
         self.mode = mode
         self.threshold = self._check_threshold(threshold)
         self.n_neighbors = int(n_neighbors)
-        self._lock = threading.RLock()
+        self._lock = ReadWriteLock()  # queries share it; register/remove take it alone
         self._shots: dict[Label, np.ndarray] = {}  # label → raw embeddings, shots×d
         self._ids: dict[Label, np.ndarray] = {}  # label → its ids in the store
         self._label_by_id = np.empty(0, dtype=object)  # store id → label (None when free)
@@ -121,7 +131,7 @@ class FewShotClassifier:
     @property
     def labels(self) -> list[Label]:
         """Registered labels, in registration order."""
-        with self._lock:
+        with self._lock.read():
             return list(self._shots)
 
     @property
@@ -137,7 +147,7 @@ class FewShotClassifier:
 
     def num_shots(self, label: Label) -> int:
         """How many examples are registered for ``label``."""
-        with self._lock:
+        with self._lock.read():
             return len(self._entry(label))
 
     def __repr__(self) -> str:
@@ -160,27 +170,48 @@ class FewShotClassifier:
             raise InputError(f"threshold must be finite, got {threshold!r}")
         return value
 
+    def _feature_rows(self, examples: Any, what: str) -> np.ndarray:
+        """Feature inputs as a 2-D real array of the store's width (not yet copied to float32)."""
+        if isinstance(examples, torch.Tensor):
+            examples = examples.detach().cpu().numpy()
+        try:
+            array = np.asarray(examples)
+        except ValueError as exc:  # ragged lists
+            raise InputError(f"`{what}` must be an N×d array of feature vectors: {exc}") from exc
+        if array.dtype == object or array.dtype.kind in "USV":
+            raise InputError(
+                f"`{what}` must be numeric feature vectors (this classifier has no encoder); "
+                "pass FewShotClassifier(encoder=...) to classify raw inputs"
+            )
+        if array.ndim == 1 and array.size == 0:
+            array = array.reshape(0, self._dim or 0)  # an empty batch
+        elif array.ndim == 1 and self._dim is not None and array.size == self._dim:
+            array = array[None, :]  # one vector
+        if array.ndim != 2:
+            raise InputError(
+                f"`{what}` must be a 2-D array N×d of feature vectors, got shape {array.shape}"
+            )
+        return array
+
+    def _feature_chunk(self, rows: np.ndarray, start: int, what: str) -> np.ndarray:
+        """Rows ``start…start+CHUNK_ROWS`` validated as float32 (NaN/inf named by global row)."""
+        return as_float32_matrix(rows[start : start + CHUNK_ROWS], self._dim, what, first_row=start)
+
     def embed(self, examples: Any, what: str = "examples") -> np.ndarray:
-        """Encode a batch into raw float32 embeddings ``N×d`` (features pass through, validated)."""
+        """Encode a batch into raw float32 embeddings ``N×d`` (features pass through, validated).
+
+        Feature rows are checked chunk by chunk into one new array, so a huge batch costs one
+        float32 copy and no full-size temporaries (the copy never aliases the caller's array).
+        """
         if self.encoder is None:
-            if isinstance(examples, torch.Tensor):
-                examples = examples.detach().cpu().numpy()
-            try:
-                array = np.asarray(examples)
-            except ValueError as exc:  # ragged lists
-                raise InputError(
-                    f"`{what}` must be an N×d array of feature vectors: {exc}"
-                ) from exc
-            if array.dtype == object:
-                raise InputError(
-                    f"`{what}` must be numeric feature vectors (this classifier has no encoder); "
-                    "pass FewShotClassifier(encoder=...) to classify raw inputs"
-                )
-            if array.ndim == 1 and array.size and self._dim is not None and array.size == self._dim:
-                array = array[None, :]  # one vector
-            if array.ndim == 2 and array.shape[0] == 0:
-                return np.zeros((0, self._dim or array.shape[1]), dtype=np.float32)
-            return as_float32_matrix(array, self._dim, what)
+            rows = self._feature_rows(examples, what)
+            if rows.shape[0] == 0:
+                return np.zeros((0, self._dim or rows.shape[1]), dtype=np.float32)
+            as_float32_matrix(rows[:0], self._dim, what)  # shape and dtype errors first
+            out = np.empty(rows.shape, dtype=np.float32)
+            for start in range(0, len(rows), CHUNK_ROWS):
+                out[start : start + CHUNK_ROWS] = self._feature_chunk(rows, start, what)
+            return out
         items = as_input_list(examples, what)
         if not items:
             return np.zeros((0, self.encoder.dim), dtype=np.float32)
@@ -195,12 +226,12 @@ class FewShotClassifier:
         return normalize_rows(embeddings) if self.metric == "cosine" else embeddings
 
     def _prototype(self, shots: np.ndarray) -> np.ndarray:
-        """Mean of the class's shots in metric space (1×d)."""
-        return (
-            self._metric_space(shots)
-            .mean(axis=0, keepdims=True, dtype=np.float64)
-            .astype(np.float32)
-        )
+        """Mean of the class's shots in metric space (1×d), normalised chunk by chunk."""
+        total = np.zeros(shots.shape[1], dtype=np.float64)
+        for start in range(0, len(shots), CHUNK_ROWS):
+            chunk = self._metric_space(shots[start : start + CHUNK_ROWS])
+            total += chunk.sum(axis=0, dtype=np.float64)
+        return (total / len(shots)).astype(np.float32)[None, :]
 
     # ---------------------------------------------------------------------------- registering
     def register(self, label: Label, examples: Any) -> None:
@@ -227,7 +258,7 @@ class FewShotClassifier:
                 raise InputError(f"label {label!r} appears twice in register_many")
             batches[label] = examples
         embedded = self._embed_groups(batches)
-        with self._lock:
+        with self._lock.write():
             self._add_shots(embedded)
 
     def _embed_groups(self, batches: dict[Label, Any]) -> dict[Label, np.ndarray]:
@@ -299,7 +330,9 @@ class FewShotClassifier:
         else:
             for label, shots in new.items():
                 ids = self._new_ids(len(shots))
-                store.add(ids, self._metric_space(shots))
+                for start in range(0, len(shots), CHUNK_ROWS):
+                    part = slice(start, start + CHUNK_ROWS)
+                    store.add(ids[part], self._metric_space(shots[part]))
                 self._label_by_id[ids] = label
                 self._shots[label] = (
                     np.concatenate([self._shots[label], shots]) if label in self._shots else shots
@@ -320,7 +353,7 @@ class FewShotClassifier:
 
     def remove(self, label: Label) -> None:
         """Forget ``label`` and all its shots."""
-        with self._lock:
+        with self._lock.write():
             self._entry(label)
             ids = self._ids.pop(label)
             del self._shots[label]
@@ -330,13 +363,13 @@ class FewShotClassifier:
 
     def clear(self) -> None:
         """Remove every class (the encoder and settings stay)."""
-        with self._lock:
+        with self._lock.write():
             for label in list(self._shots):
                 self.remove(label)
 
     def shots(self, label: Label) -> np.ndarray:
         """A copy of the raw embeddings registered for ``label`` (shots×d)."""
-        with self._lock:
+        with self._lock.read():
             return self._entry(label).copy()
 
     # ---------------------------------------------------------------------------- querying
@@ -347,17 +380,31 @@ class FewShotClassifier:
         k = int(k)
         if not self._shots:
             raise NotReadyError("no class is registered yet: call register(label, examples) first")
-        queries = self._metric_space(self.embed(batch, "batch"))
-        with self._lock:
+        if self.encoder is None:  # validated chunk by chunk below, inside the search loop
+            rows = self._feature_rows(batch, "batch")
+            as_float32_matrix(rows[:0], self._dim, "batch")
+        else:  # encode outside the lock: it is the slow part and touches no shared state
+            rows = self.embed(batch, "batch")
+        labels = np.full((len(rows), k), None, dtype=object)
+        scores = np.full((len(rows), k), -np.inf, dtype=np.float32)
+        with self._lock.read():  # one reader view for the whole batch
             if not self._shots or self._store is None:
                 raise NotReadyError(
                     "no class is registered yet: call register(label, examples) first"
                 )
-            if self.mode == "prototype":
-                scores, ids = self._store.search_prepared(queries, k)
-                labels = self._labels_of(ids)
-            else:
-                labels, scores = self._knn_vote(queries, k)
+            for start in range(0, len(rows), CHUNK_ROWS):
+                part = slice(start, start + CHUNK_ROWS)
+                chunk = (
+                    self._feature_chunk(rows, start, "batch")
+                    if self.encoder is None
+                    else rows[part]
+                )
+                queries = self._metric_space(chunk)
+                if self.mode == "prototype":
+                    scores[part], ids = self._store.search_prepared(queries, k)
+                    labels[part] = self._labels_of(ids)
+                else:
+                    labels[part], scores[part] = self._knn_vote(queries, k)
         if self.threshold is None:
             rejected = np.zeros(len(scores), dtype=bool)
         else:
@@ -443,8 +490,9 @@ class FewShotClassifier:
         Writes a FAISS index, the shots as safetensors, the encoder (its name, or its weights
         as a checkpoint) and a JSON manifest with checksums. Returns the snapshot folder.
         """
-        with self._lock:
-            return save_snapshot(directory, self._write_snapshot)
+        root = check_path_argument(directory)
+        with self._lock.read():
+            return save_snapshot(root, self._write_snapshot)
 
     def _encoder_entry(self, folder: Path) -> dict[str, Any] | None:
         if self.encoder is None:
@@ -518,7 +566,14 @@ class FewShotClassifier:
 
         Pass ``encoder=`` to supply (or replace) the encoder, e.g. one that could not be saved.
         """
-        folder = current_snapshot(directory)
+        with reading_store(check_path_argument(directory)) as folder:
+            return cls._load_snapshot(folder, encoder, encoder_options)
+
+    @classmethod
+    def _load_snapshot(
+        cls, folder: Path, encoder: Encoder | str | None, encoder_options: dict[str, Any]
+    ) -> FewShotClassifier:
+        """Read one snapshot folder (the caller holds the store's shared lock)."""
         manifest_path = folder / MANIFEST_NAME
         manifest = read_json(manifest_path, "saved classifier")
         if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:

@@ -32,8 +32,13 @@ class VectorStore(Protocol):
     def __len__(self) -> int: ...
 
 
-def as_float32_matrix(vectors: np.ndarray, dim: int | None, what: str) -> np.ndarray:
-    """Validate an ``N×d`` batch and return it as float32 C-contiguous (FAISS copies otherwise)."""
+def as_float32_matrix(
+    vectors: np.ndarray, dim: int | None, what: str, first_row: int = 0
+) -> np.ndarray:
+    """Validate an ``N×d`` batch and return it as float32 C-contiguous (FAISS copies otherwise).
+
+    ``first_row`` is where this batch starts in the caller's, so errors name the caller's row.
+    """
     array = np.asarray(vectors)
     if array.ndim != 2:
         raise InputError(f"`{what}` must be a 2-D array N×d, got shape {array.shape}")
@@ -45,15 +50,23 @@ def as_float32_matrix(vectors: np.ndarray, dim: int | None, what: str) -> np.nda
         raise InputError(f"`{what}` must be real numbers, got dtype {array.dtype}")
     array = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
-        bad = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
+        bad = first_row + int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
         raise InputError(f"`{what}` row {bad} contains NaN or infinite values")
     return array
 
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
-    """Unit-length rows (a zero row stays zero); returns a new float32 array."""
+    """Unit-length rows (a zero row stays zero); returns a new float32 array.
+
+    Each row is first divided by its largest magnitude, so squares of tiny (~1e-38) or huge
+    (~1e30) values neither underflow to a zero norm nor overflow to inf, as with
+    ``faiss.normalize_L2``, which left such rows unnormalised or zeroed.
+    """
     out = np.array(vectors, dtype=np.float32, copy=True, order="C")
-    faiss.normalize_L2(out)
+    scale = np.abs(out).max(axis=1, keepdims=True) if out.size else np.ones((len(out), 1))
+    np.divide(out, scale, out=out, where=scale > 0)
+    norms = np.sqrt(np.einsum("ij,ij->i", out, out))[:, None]
+    np.divide(out, norms, out=out, where=norms > 0)
     return out
 
 

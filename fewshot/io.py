@@ -3,7 +3,9 @@
 A store directory holds complete snapshots and a small ``CURRENT`` file naming the live one.
 A save writes a new snapshot under a temporary name, renames it into place, then replaces
 ``CURRENT`` with ``os.replace`` (atomic on POSIX), so a process killed at any moment leaves
-the previous save loadable. Nothing here unpickles.
+the previous save loadable. Saves hold an exclusive ``flock`` on the store directory and loads
+a shared one, so saves (from any thread or process on a local filesystem) run one at a time and
+a load never sees a snapshot deleted under it. Nothing here unpickles.
 """
 
 from __future__ import annotations
@@ -12,18 +14,31 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from fewshot.errors import StoreFormatError
+from fewshot.errors import InputError, StoreFormatError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; saves are still atomic, not serialised
+    fcntl = None  # type: ignore[assignment]
 
 POINTER_NAME = "CURRENT"
 POINTER_FORMAT = "fewshot.store"
 SNAPSHOT_PREFIX = "snapshot-"
 TEMP_PREFIX = ".tmp-"
+# Names that only save_snapshot creates inside a store: snapshots, their temporary folders and
+# the temporary CURRENT file. Leftovers of a killed save match these and nothing else.
+_SNAPSHOT_NAME = rf"{re.escape(SNAPSHOT_PREFIX)}\d+-\d+"
+_OWN_NAMES = re.compile(
+    rf"^(?:{_SNAPSHOT_NAME}|{re.escape(TEMP_PREFIX)}{_SNAPSHOT_NAME}\.\d+\.d"
+    rf"|{re.escape(TEMP_PREFIX + POINTER_NAME)}\.\d+\.\d+)$"
+)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -95,67 +110,71 @@ def verify_checksums(directory: Path, expected: dict[str, str], what: str) -> No
             )
 
 
-def _pid_alive(pid: int) -> bool:
+@contextlib.contextmanager
+def store_lock(root: Path, exclusive: bool) -> Iterator[None]:
+    """Hold an advisory ``flock`` on the store directory (exclusive to save, shared to load).
+
+    The kernel drops it when the holder dies, so a killed saver never blocks the next one.
+    """
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _remove_stale(directory: Path, keep: str) -> None:
-    """Delete unreferenced snapshots and temporary folders left by dead processes."""
+    """Delete what killed or earlier saves left: unreferenced snapshots and temporary files.
+
+    Runs under the exclusive lock, so no other save is writing any of them.
+    """
     for entry in directory.iterdir():
-        name = entry.name
-        if name == keep:
+        if entry.name == keep or not _OWN_NAMES.match(entry.name):
             continue
-        if name.startswith(SNAPSHOT_PREFIX):
+        if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
-        elif name.startswith(TEMP_PREFIX):
-            parts = name.split(".")
-            pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
-            if pid is None or pid == os.getpid() or not _pid_alive(pid):
-                if entry.is_dir():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        entry.unlink()
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
 
 
 def save_snapshot(directory: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
     """Write a new snapshot of a store with ``write(folder)``, then switch ``CURRENT`` to it.
 
-    ``directory`` must be absent, empty, or an existing store; anything else is refused so
-    that a save never deletes a user's unrelated files.
+    ``directory`` must be absent, empty, an existing store, or hold only what a killed first
+    save left; anything else is refused so that a save never deletes a user's unrelated files.
     """
     root = Path(directory)
     if root.exists() and not root.is_dir():
         raise StoreFormatError(f"cannot save to {root}: it exists and is not a directory")
     root.mkdir(parents=True, exist_ok=True)
-    if any(root.iterdir()) and not (root / POINTER_NAME).is_file():
-        raise StoreFormatError(
-            f"refusing to save into {root}: it is not empty and holds no fewshot store "
-            f"({POINTER_NAME} is missing); choose an empty or new directory"
-        )
-    stamp = f"{time.time_ns()}"
-    snapshot = f"{SNAPSHOT_PREFIX}{stamp}-{os.getpid()}"
-    temp = root / f"{TEMP_PREFIX}{snapshot}.{os.getpid()}.d"
-    temp.mkdir()
-    try:
-        write(temp)
-        for entry in temp.rglob("*"):
-            if entry.is_file():
-                fsync_path(entry)
-        fsync_path(temp)
-        os.rename(temp, root / snapshot)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    fsync_path(root)
-    write_json_atomic(root / POINTER_NAME, {"format": POINTER_FORMAT, "snapshot": snapshot})
-    _remove_stale(root, keep=snapshot)
+    with store_lock(root, exclusive=True):
+        foreign = [p.name for p in root.iterdir() if not _OWN_NAMES.match(p.name)]
+        if foreign and not (root / POINTER_NAME).is_file():
+            raise StoreFormatError(
+                f"refusing to save into {root}: it holds other files ({foreign[0]!r}) and no "
+                f"fewshot store ({POINTER_NAME} is missing); choose an empty or new directory"
+            )
+        snapshot = f"{SNAPSHOT_PREFIX}{time.time_ns()}-{os.getpid()}"
+        temp = root / f"{TEMP_PREFIX}{snapshot}.{os.getpid()}.d"
+        temp.mkdir()
+        try:
+            write(temp)
+            for entry in temp.rglob("*"):
+                if entry.is_file():
+                    fsync_path(entry)
+            fsync_path(temp)
+            os.rename(temp, root / snapshot)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        fsync_path(root)
+        write_json_atomic(root / POINTER_NAME, {"format": POINTER_FORMAT, "snapshot": snapshot})
+        _remove_stale(root, keep=snapshot)
     return root / snapshot
 
 
@@ -180,6 +199,27 @@ def current_snapshot(directory: str | os.PathLike[str]) -> Path:
     if not snapshot.is_dir():
         raise StoreFormatError(f"{pointer_path} points to {snapshot}, which is missing")
     return snapshot
+
+
+def check_path_argument(directory: object, argument: str = "directory") -> Path:
+    """``directory`` as a Path, or an InputError naming ``argument`` (a str or os.PathLike)."""
+    if isinstance(directory, bytes) or not isinstance(directory, (str, os.PathLike)):
+        raise InputError(
+            f"{argument} must be a str or os.PathLike path, got {type(directory).__name__}: "
+            f"{directory!r}"
+        )
+    if not os.fspath(directory):
+        raise InputError(f"{argument} must be a non-empty path (got '')")
+    return Path(directory)
+
+
+@contextlib.contextmanager
+def reading_store(directory: str | os.PathLike[str]) -> Iterator[Path]:
+    """The live snapshot folder, held under a shared lock so no save deletes it while read."""
+    root = Path(directory)
+    current_snapshot(root)  # clear errors for missing or foreign directories, before locking
+    with store_lock(root, exclusive=False):
+        yield current_snapshot(root)
 
 
 def replace_directory(target: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:

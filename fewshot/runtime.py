@@ -41,3 +41,14 @@ def worker_init_fn(_worker_id: int = 0) -> None:
     """``DataLoader(worker_init_fn=...)``: one thread per worker, so forked workers never hang."""
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
+
+
+def _one_thread_in_forked_child() -> None:
+    """In a forked child, FAISS's OpenMP pool copied from a parent that searched with several
+    threads hangs at the next parallel region (faiss#5206); one thread never enters it."""
+    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; fork-started DataLoader/multiprocessing children
+    os.register_at_fork(after_in_child=_one_thread_in_forked_child)

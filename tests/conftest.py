@@ -1,37 +1,88 @@
-"""Shared fixtures: where the real benchmark data lives (env FEWSHOT_DATA, else ../shared/data)."""
+"""Shared fixtures: the real data under ../shared/data and the real pre-trained encoders (loaded once)."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+import fewshot
+
 REPO = Path(__file__).resolve().parent.parent
 
 
-def data_root() -> Path:
-    """The shared data folder: ``$FEWSHOT_DATA`` or ``<repo>/../shared/data``."""
-    return Path(os.environ.get("FEWSHOT_DATA") or REPO.parent / "shared" / "data")
-
-
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    root = data_root()
+def data_root() -> Path:
+    """The project's data folder: $FEWSHOT_DATA, else ../shared/data beside the repository."""
+    root = Path(os.environ.get("FEWSHOT_DATA", REPO.parent / "shared" / "data"))
     if not root.is_dir():
-        pytest.skip(f"shared data not found at {root}; set FEWSHOT_DATA")
+        pytest.fail(f"test data not found at {root}; set FEWSHOT_DATA to the shared data folder")
     return root
 
 
 @pytest.fixture(scope="session")
-def omniglot_root(shared_data: Path) -> Path:
-    root = shared_data / "omniglot"
+def shared_data(data_root: Path) -> Path:
+    """Alias of ``data_root`` used by the data and episode tests."""
+    return data_root
+
+
+@pytest.fixture(scope="session")
+def omniglot_root(data_root: Path) -> Path:
+    root = data_root / "omniglot"
     if not (root / "images_background.zip").is_file():
-        pytest.skip(f"Omniglot zips not found under {root}")
+        pytest.fail(f"Omniglot zips not found under {root}")
     return root
 
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One decode cache for the whole test session."""
+    """One Omniglot decode cache for the whole test session."""
     return tmp_path_factory.mktemp("fewshot-cache")
+
+
+@pytest.fixture(scope="session")
+def minilm() -> fewshot.Encoder:
+    return fewshot.load_encoder("minilm")
+
+
+@pytest.fixture(scope="session")
+def effnet() -> fewshot.Encoder:
+    return fewshot.load_encoder("efficientnet-lite0")
+
+
+@pytest.fixture(scope="session")
+def clinc(data_root: Path) -> dict:
+    """CLINC150: the fixed 5-shot subset by intent, the test split by intent, and OOS texts."""
+    folder = data_root / "clinc150"
+    texts = (folder / "few_shot_subsets/train_5/seq.in").read_text(encoding="utf-8").splitlines()
+    labels = (folder / "few_shot_subsets/train_5/label").read_text(encoding="utf-8").splitlines()
+    shots: dict[str, list[str]] = defaultdict(list)
+    for text, label in zip(texts, labels):
+        shots[label].append(text)
+    full = json.loads((folder / "data_full.json").read_text(encoding="utf-8"))
+    test: dict[str, list[str]] = defaultdict(list)
+    for text, label in full["test"]:
+        test[label].append(text)
+    val: dict[str, list[str]] = defaultdict(list)
+    for text, label in full["val"]:
+        val[label].append(text)
+    return {
+        "shots": dict(shots),
+        "test": dict(test),
+        "val": dict(val),
+        "oos_val": [text for text, _ in full["oos_val"]],
+        "oos_test": [text for text, _ in full["oos_test"]],
+    }
+
+
+@pytest.fixture(scope="session")
+def intents10(clinc: dict) -> dict:
+    """Ten CLINC150 intents: 5 shots each for registering, 30 test utterances each."""
+    names = sorted(clinc["shots"])[:: len(clinc["shots"]) // 10][:10]
+    return {
+        "shots": {name: clinc["shots"][name] for name in names},
+        "test": [(text, name) for name in names for text in clinc["test"][name]],
+    }

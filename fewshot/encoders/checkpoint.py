@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-
 from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 

