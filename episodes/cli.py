@@ -12,8 +12,14 @@ from pathlib import Path
 from typing import Any
 
 
-def _default_root() -> str:
-    return str(Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "omniglot")
+def _omniglot_root(args: argparse.Namespace) -> str:
+    """``--data-root``, else ``omniglot/`` under fewshot's data root ($FEWSHOT_DATA, then
+    ../shared/data beside the repository, then ~/.cache/fewshot/data)."""
+    if args.data_root:
+        return args.data_root
+    from fewshot.data.sources import data_root
+
+    return str(data_root(create=True) / "omniglot")
 
 
 def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -25,7 +31,8 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
         "Omniglot episodes; keeps the best checkpoint by validation accuracy.",
     )
     a = p.add_argument
-    a("--data-root", default=_default_root(), help="folder with the Omniglot zips (and splits/)")
+    a("--data-root", default=None, help="folder with the Omniglot zips (and splits/)")
+    a("--download", action="store_true", help="fetch missing Omniglot zips (md5-checked)")
     a("--out", required=True, help="run folder: best/ (encoder checkpoint), state/, summary.json")
     a("--split", default="background", help="training split: background or vinyals-train/-trainval")
     a("--val-split", default=None, help="validation split (default: hold out drawers of --split)")
@@ -75,7 +82,8 @@ def run_train(args: argparse.Namespace) -> int:
         backbone_kwargs["widths"] = list(args.widths)
     config = TrainConfig(
         backbone_kwargs=backbone_kwargs,
-        data_root=args.data_root, out=args.out, split=args.split, val_split=args.val_split,
+        data_root=_omniglot_root(args), download=args.download, out=args.out,
+        split=args.split, val_split=args.val_split,
         image_size=args.image_size, rotations=not args.no_rotations, backbone=args.backbone,
         metric=args.metric, n_way=args.ways, k_shot=args.shots, q_query=args.queries,
         episodes=args.episodes, lr=args.lr, lr_step=args.lr_step, lr_gamma=args.lr_gamma,
@@ -101,7 +109,8 @@ def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     a = p.add_argument
     a("--encoder", required=True, help="encoder name or checkpoint folder, or 'pixels'")
-    a("--data-root", default=_default_root(), help="folder with the Omniglot zips (and splits/)")
+    a("--data-root", default=None, help="folder with the Omniglot zips (and splits/)")
+    a("--download", action="store_true", help="fetch missing Omniglot zips (md5-checked)")
     a("--split", default="evaluation", help="evaluation, background or vinyals-test/-val")
     a("--image-size", type=int, default=105, help="side of the images episodes are drawn from")
     a("--ways", type=int, nargs="+", default=[20], help="classes per episode (several allowed)")
@@ -129,14 +138,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from fewshot.data.omniglot import Omniglot
     from fewshot.encoders import load_encoder
 
-    data = Omniglot(args.data_root, args.split, image_size=args.image_size)
+    root = _omniglot_root(args)
+    data = Omniglot(root, args.split, image_size=args.image_size, download=args.download)
     if args.encoder == "pixels":
         encoder = pixel_encoder(args.image_size)
     else:
         encoder = load_encoder(args.encoder, device=args.device)
     fit = None
     if args.transform == "cl2n":
-        base = Omniglot(args.data_root, args.cl2n_split, image_size=args.image_size)
+        base = Omniglot(root, args.cl2n_split, image_size=args.image_size, download=args.download)
         pick = np.random.default_rng(args.seed).choice(len(base), min(4000, len(base)), False)
         fit = encoder.embed(list(base.images(np.sort(pick))), batch_size=args.batch_size)
     combos = [(w, s) for w in args.ways for s in args.shots]

@@ -79,6 +79,7 @@ class TrainConfig:
     stop_at: int | None = None
     cache_dir: str | None = None
     alphabets: list[str] | None = None
+    download: bool = False
 
 
 class DeviceImages:
@@ -224,6 +225,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         "image_size": config.image_size,
         "cache_dir": config.cache_dir,
         "alphabets": config.alphabets,
+        "download": config.download,
     }
     if config.split.startswith("vinyals"):
         train_set = Omniglot(config.data_root, config.split, **data_kw)

@@ -6,14 +6,15 @@ import hashlib
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from episodes.sampler import EpisodeDataset, EpisodeSampler, load_manifest, save_manifest
 from fewshot.data.omniglot import Omniglot
-from tests.conftest import REPO
 
+REPO = Path(__file__).resolve().parents[2]
 ALPHABETS = ["Greek", "Latin", "Braille", "Futurama"]  # 24, 26, 26, 26 characters
 
 
