@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from fewshot.errors import InputError, StoreFormatError
-from fewshot.runtime import faiss
+from fewshot.runtime import faiss, search_kernel_for
 
 METRICS = ("cosine", "euclidean")
 
@@ -28,6 +28,8 @@ class VectorStore(Protocol):
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
     def remove(self, ids: np.ndarray) -> int: ...
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search_prepared(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def ids(self) -> np.ndarray: ...
     def save(self, path: str | os.PathLike[str]) -> None: ...
     def __len__(self) -> int: ...
 
@@ -41,7 +43,7 @@ def as_float32_matrix(vectors: np.ndarray, dim: int | None, what: str) -> np.nda
         raise InputError(
             f"`{what}` has dimension {array.shape[1]}, but the store holds {dim}-d vectors"
         )
-    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+    if array.dtype.kind not in "iuf":  # real numbers (bool, complex, object... are refused)
         raise InputError(f"`{what}` must be real numbers, got dtype {array.dtype}")
     array = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
@@ -95,6 +97,7 @@ class FlatStore:
 
     def search_prepared(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Search already validated/normalised float32 queries; scores higher-is-better."""
+        search_kernel_for(self.dim)
         scores, ids = self.index.search(queries, k)
         if self.metric == "euclidean":
             np.negative(scores, out=scores)
