@@ -7,7 +7,7 @@ resizing count; both sides share the preprocessing definition (256 resize, 224 c
 ``(x − 127) / 128``), the plain loop applies it image by image as torchvision-style code would.
 Sentences are CLINC150 test utterances. Runs are interleaved; medians; goal ≥ 2.5× for images.
 
-    python benchmarks/encoder_throughput.py --quick   # 64 images, 512 sentences
+    python benchmarks/encoder_throughput.py --quick   # 16 images, 128 sentences
     python benchmarks/encoder_throughput.py           # 256 images, 2048 sentences
 """
 
@@ -61,7 +61,7 @@ def plain_images(module: torch.nn.Module, paths: list[str]) -> np.ndarray:
             tensors = []
             for path in paths[start : start + 32]:
                 array = prep.image_to_array(load_image(path, "RGB"))
-                tensor = torch.from_numpy(array).permute(2, 0, 1).float().div(255.0)
+                tensor = torch.tensor(array).permute(2, 0, 1).float().div(255.0)
                 tensors.append((tensor - mean) / std)
             out.append(module(torch.stack(tensors)).numpy())
     return np.concatenate(out)
@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    n_images, n_texts = (64, 512) if args.quick else (256, 2048)
+    n_images, n_texts = (16, 128) if args.quick else (256, 2048)
     load_before = load_average()
     rows = [image_row(n_images, args.repeats)]
     print_table(rows[-1:], COLUMNS)

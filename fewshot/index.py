@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from fewshot.errors import InputError, StoreFormatError
-from fewshot.runtime import faiss, search_kernel_for
+from fewshot.runtime import faiss, search
 
 METRICS = ("cosine", "euclidean")
 
@@ -96,9 +96,15 @@ class FlatStore:
         return int(self.index.remove_ids(faiss.IDSelectorBatch(ids)))
 
     def search_prepared(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Search already validated/normalised float32 queries; scores higher-is-better."""
-        search_kernel_for(self.dim)
-        scores, ids = self.index.search(queries, k)
+        """Search already validated/normalised float32 queries; scores higher-is-better.
+
+        Searches the flat index inside the id map and maps rows to ids with numpy: the id map's
+        own search adds an OpenMP region, which cost ~0.6 ms per call on a loaded machine.
+        """
+        scores, rows = search(self.index.index, queries, k)
+        count = int(self.index.ntotal)
+        id_map = faiss.rev_swig_ptr(self.index.id_map.data(), count) if count else np.zeros(1)
+        ids = np.where(rows >= 0, id_map[np.maximum(rows, 0)], -1).astype(np.int64, copy=False)
         if self.metric == "euclidean":
             np.negative(scores, out=scores)
         scores[ids < 0] = -np.inf

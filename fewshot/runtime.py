@@ -11,7 +11,8 @@ processes load most of the time; see benchmarks/RESULTS.md for the numbers):
 * If torch was imported before fewshot with busy-waiting, ``set_num_threads(1)`` is the safe
   choice on a shared machine (one thread loses at most ~2× when the machine is idle).
 * FAISS picks BLAS for flat search when ``queries·d`` reaches its threshold; BLAS wins from
-  about 4 queries on and loses 2–4× for 1–2 (``search_kernel_for``).
+  about 4 queries on and loses 2–4× for 1–2; such small batches also run on one thread
+  (``search``).
 """
 
 # ruff: noqa: I001  (torch must be imported before faiss; see below)
@@ -26,6 +27,7 @@ if "torch" not in sys.modules:  # OpenMP reads this when torch loads its runtime
 import torch  # imported before faiss on purpose: then both share one OpenMP runtime
 
 import faiss
+import numpy as np
 
 # Queries per search from which BLAS (matrix-matrix products) beats FAISS's SIMD loops here:
 # 1 query × 10⁴ × 1280-d took 2.3 ms without BLAS and 10.4 ms with it; 32 queries × 64-d took
@@ -35,13 +37,24 @@ BLAS_THRESHOLD = 20  # the import-time value (any search with ≥ 1 query of d �
 faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
 
 
-def search_kernel_for(dim: int) -> None:
-    """Make FAISS use BLAS only for batches of ≥ ``BLAS_MIN_QUERIES`` ``dim``-d queries.
+def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``index.search`` with the kernel and threads that suit the batch size (N×d queries).
 
-    FAISS compares ``queries·d`` with one process-wide threshold, so stores set it before each
-    search; it changes only speed, never results beyond float rounding.
+    FAISS compares ``queries·d`` with one process-wide BLAS threshold, so it is set per call
+    (BLAS from ``BLAS_MIN_QUERIES`` queries on; it changes speed, not results beyond rounding).
+    Smaller batches run on one thread: a single 10⁵×64 query took 1.4 ms on one thread and
+    11–32 ms on two on the loaded 2-core machine. ``omp_set_num_threads`` only affects the
+    calling thread, so concurrent searches from other threads keep their own setting.
     """
-    faiss.cvar.distance_compute_blas_threshold = BLAS_MIN_QUERIES * int(dim)
+    faiss.cvar.distance_compute_blas_threshold = BLAS_MIN_QUERIES * int(index.d)
+    if len(queries) >= BLAS_MIN_QUERIES:
+        return index.search(queries, k)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(queries, k)
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def wait_policy() -> str:

@@ -15,7 +15,7 @@ import numpy as np
 
 from fewshot.errors import InputError, StoreFormatError
 from fewshot.index import METRICS, FlatStore, as_float32_matrix, normalize_rows
-from fewshot.runtime import faiss, search_kernel_for
+from fewshot.runtime import faiss, search
 
 TRAIN_AT = 65_536  # vectors before the store trains itself (then √N ≈ 256+ lists)
 TRAIN_POINTS_PER_LIST = 64  # k-means sample: 64 points per list is plenty for a coarse quantiser
@@ -141,8 +141,7 @@ class IVFStore:
         if self.index is None:
             assert self._exact is not None
             return self._exact.search_prepared(queries, k)
-        search_kernel_for(self.dim)
-        scores, ids = self.index.search(queries, k)
+        scores, ids = search(self.index, queries, k)
         if self.metric == "euclidean":
             np.negative(scores, out=scores)
         scores[ids < 0] = -np.inf
