@@ -102,8 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dims", nargs="+", type=int, default=[64, 128], help="full mode only")
     args = parser.parse_args()
-    configs = [(100_000, 64)] if args.quick else [(1_000_000, 64), (1_000_000, 128)]
+    configs = [(100_000, 64)] if args.quick else [(1_000_000, dim) for dim in args.dims]
     nprobes = [] if args.quick else [4, 16, 64]  # besides the default
     load_before = load_average()
     rows = []

@@ -3,8 +3,8 @@
 Defaults, chosen from ``benchmarks/threads.py`` on the 2-core development machine (which other
 processes load most of the time; see benchmarks/RESULTS.md for the numbers):
 
-* ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it, applied only when fewshot loads torch
-  (OpenMP reads it once, when torch first loads it). With the runtime's default busy-waiting,
+* ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it, applied by ``fewshot._openmp`` only when
+  fewshot is imported before torch (OpenMP reads it once, when torch first loads it). With the runtime's default busy-waiting,
   two threads beside another busy process were 2.6–13× *slower* than one (each thread spins
   at every barrier while its partner is descheduled); with passive waiting two threads were
   never worse than ~1.1× one thread and up to 2.5× faster. So threads stay at the CPU count.
@@ -19,10 +19,6 @@ processes load most of the time; see benchmarks/RESULTS.md for the numbers):
 from __future__ import annotations
 
 import os
-import sys
-
-if "torch" not in sys.modules:  # OpenMP reads this when torch loads its runtime, never again
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # imported before faiss on purpose: then both share one OpenMP runtime
 
