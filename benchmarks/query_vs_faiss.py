@@ -111,7 +111,10 @@ def main() -> None:
     print()
     print_table(rows, COLUMNS)
     payload = {"command": " ".join(sys.argv), "load_average_at_start": load_before, "rows": rows}
-    print("wrote", write_json("query_vs_faiss", payload))
+    name = "query_vs_faiss" + (
+        "_" + "_".join(args.configs).replace(":", "x") if args.configs else ""
+    )
+    print("wrote", write_json(name, payload))
 
 
 if __name__ == "__main__":

@@ -103,11 +103,15 @@ class FlatStore:
         """
         scores, rows = search(self.index.index, queries, k)
         count = int(self.index.ntotal)
-        id_map = faiss.rev_swig_ptr(self.index.id_map.data(), count) if count else np.zeros(1)
-        ids = np.where(rows >= 0, id_map[np.maximum(rows, 0)], -1).astype(np.int64, copy=False)
+        if count == 0:
+            return np.full_like(scores, -np.inf), np.full_like(rows, -1)
+        ids = faiss.rev_swig_ptr(self.index.id_map.data(), count)[rows]  # row −1 → fixed below
         if self.metric == "euclidean":
             np.negative(scores, out=scores)
-        scores[ids < 0] = -np.inf
+        missing = rows < 0
+        if missing.any():
+            ids[missing] = -1
+            scores[missing] = -np.inf
         return scores, ids
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
