@@ -6,8 +6,11 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +35,43 @@ def machine() -> dict[str, Any]:
     }
 
 
+def load_average() -> list[float]:
+    """The 1/5/15-minute load averages: how busy the shared machine was (2 cores here)."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
+
+
+# A bounded busy loop: it stops by itself even if the benchmark dies before stopping it.
+_BUSY = "import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
+
+
+@contextmanager
+def competing_load(seconds: float = 600.0) -> Iterator[subprocess.Popen]:
+    """Run a one-core busy loop in a child process for the duration of the ``with`` block."""
+    child = subprocess.Popen([sys.executable, "-c", _BUSY.format(seconds=float(seconds))])
+    try:
+        time.sleep(0.2)  # let it reach the loop
+        yield child
+    finally:
+        child.terminate()
+        child.wait()
+
+
 def interleaved_medians(
-    functions: dict[str, Callable[[], Any]], repeats: int = 7
+    functions: dict[str, Callable[[], Any]], repeats: int = 7, number: int = 1
 ) -> dict[str, float]:
-    """Median seconds of each function, run alternately so machine noise hits all alike."""
+    """Median seconds per call of each function, run alternately so machine noise hits all alike.
+
+    Each sample times ``number`` back-to-back calls (use > 1 for calls of microseconds).
+    """
     for function in functions.values():
         function()  # warm-up
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
             start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(number):
+                function()
+            times[name].append((time.perf_counter() - start) / number)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -51,7 +79,8 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     """Write ``payload`` (with the machine description) to benchmarks/results/<name>.json."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
+    machine_info = {**machine(), "load_average_at_end": load_average()}
+    path.write_text(json.dumps({"machine": machine_info, **payload}, indent=2) + "\n")
     return path
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from fewshot import _openmp  # noqa: F401  (first: OpenMP's wait policy, before torch loads)
 from fewshot.calibration import ThresholdChoice, pick_threshold
 from fewshot.classifier import FewShotClassifier, QueryResult
 from fewshot.encoders import (

@@ -16,7 +16,7 @@ from fewshot.encoders import Encoder, TorchEncoder, load_encoder
 from fewshot.encoders.base import as_input_list
 from fewshot.encoders.checkpoint import write_checkpoint_files
 from fewshot.errors import InputError, NotReadyError, StoreFormatError, UnknownLabelError
-from fewshot.index import METRICS, FlatStore, as_float32_matrix, normalize_rows
+from fewshot.index import METRICS, VectorStore, as_float32_matrix, normalize_rows
 from fewshot.io import (
     check_path_argument,
     read_json,
@@ -26,6 +26,7 @@ from fewshot.io import (
     verify_checksums,
 )
 from fewshot.rwlock import ReadWriteLock
+from fewshot.stores import check_store_name, load_store, make_store
 
 Label = Union[str, int]  # noqa: UP007  (kept as a runtime alias for isinstance-free docs)
 MODES = ("prototype", "knn")
@@ -82,6 +83,8 @@ class FewShotClassifier:
         one vector per class (the mean of its shots), ``mode="knn"`` stores every shot and votes
         among the ``n_neighbors`` nearest. ``metric`` is ``"cosine"`` or ``"euclidean"``.
         ``threshold`` rejects queries whose best score is below it (``predict`` gives ``None``).
+        ``store`` is ``"flat"`` (exact search) or ``"ivf"`` (approximate, for ≥ 10⁶ vectors;
+        see ``fewshot.stores.ivf``).
 
     Arguments:
         encoder: an ``Encoder``, a name/path for ``fewshot.load_encoder``, or ``None`` when
@@ -103,6 +106,7 @@ class FewShotClassifier:
         mode: str = "prototype",
         threshold: float | None = None,
         n_neighbors: int = 5,
+        store: str = "flat",
     ) -> None:
         if metric not in METRICS:
             raise InputError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -119,12 +123,13 @@ class FewShotClassifier:
         self.mode = mode
         self.threshold = self._check_threshold(threshold)
         self.n_neighbors = int(n_neighbors)
+        self.store = check_store_name(store)
         self._lock = ReadWriteLock()  # queries share it; register/remove take it alone
         self._shots: dict[Label, np.ndarray] = {}  # label → raw embeddings, shots×d
         self._ids: dict[Label, np.ndarray] = {}  # label → its ids in the store
         self._label_by_id = np.empty(0, dtype=object)  # store id → label (None when free)
         self._next_id = 0
-        self._store: FlatStore | None = None
+        self._store: VectorStore | None = None
         self._dim: int | None = None if self.encoder is None else self.encoder.dim
 
     # ----------------------------------------------------------------------------- properties
@@ -265,7 +270,7 @@ class FewShotClassifier:
         """Embed each label's examples; raw inputs go through the encoder in one pass."""
         sizes: dict[Label, int] = {}
         if self.encoder is None:
-            out = {
+            out = {  # embed() returns new arrays: shots never alias the caller's memory
                 label: self.embed(examples, f"examples of {label!r}")
                 for label, examples in batches.items()
             }
@@ -292,10 +297,10 @@ class FewShotClassifier:
             raise InputError(f"examples have different dimensions {sorted(dims)}; all must match")
         return out
 
-    def _ensure_store(self, dim: int) -> FlatStore:
+    def _ensure_store(self, dim: int) -> VectorStore:
         if self._store is None:
             self._dim = dim
-            self._store = FlatStore(dim, self.metric)
+            self._store = make_store(self.store, dim, self.metric)
         return self._store
 
     def _new_ids(self, count: int) -> np.ndarray:
@@ -546,6 +551,7 @@ class FewShotClassifier:
             "mode": self.mode,
             "threshold": self.threshold,
             "n_neighbors": self.n_neighbors,
+            "store": self.store,
             "dim": self._dim,
             "next_id": self._next_id,
             "encoder": encoder,
@@ -595,6 +601,7 @@ class FewShotClassifier:
                 mode=manifest["mode"],
                 threshold=manifest["threshold"],
                 n_neighbors=manifest["n_neighbors"],
+                store=manifest.get("store", "flat"),
             )
             clf._restore(folder, manifest)
         except (KeyError, TypeError, ValueError) as exc:
@@ -634,7 +641,7 @@ class FewShotClassifier:
                 self._dim = int(dim)
             return
         shots = load_file(str(folder / SHOTS_NAME))["shots"]
-        store = FlatStore.load(folder / INDEX_NAME, int(dim), self.metric)
+        store = load_store(self.store, folder / INDEX_NAME, int(dim), self.metric)
         self._dim, self._store, self._next_id = int(dim), store, int(manifest["next_id"])
         self._label_by_id = np.empty(max(self._next_id, 64), dtype=object)
         start = 0

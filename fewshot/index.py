@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from fewshot.errors import InputError, StoreFormatError
-from fewshot.runtime import faiss
+from fewshot.runtime import faiss, search
 
 METRICS = ("cosine", "euclidean")
 
@@ -28,6 +28,8 @@ class VectorStore(Protocol):
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
     def remove(self, ids: np.ndarray) -> int: ...
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search_prepared(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def ids(self) -> np.ndarray: ...
     def save(self, path: str | os.PathLike[str]) -> None: ...
     def __len__(self) -> int: ...
 
@@ -46,7 +48,7 @@ def as_float32_matrix(
         raise InputError(
             f"`{what}` has dimension {array.shape[1]}, but the store holds {dim}-d vectors"
         )
-    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+    if array.dtype.kind not in "iuf":  # real numbers (bool, complex, object... are refused)
         raise InputError(f"`{what}` must be real numbers, got dtype {array.dtype}")
     array = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
@@ -107,11 +109,22 @@ class FlatStore:
         return int(self.index.remove_ids(faiss.IDSelectorBatch(ids)))
 
     def search_prepared(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Search already validated/normalised float32 queries; scores higher-is-better."""
-        scores, ids = self.index.search(queries, k)
+        """Search already validated/normalised float32 queries; scores higher-is-better.
+
+        Searches the flat index inside the id map and maps rows to ids with numpy: the id map's
+        own search adds an OpenMP region, which cost ~0.6 ms per call on a loaded machine.
+        """
+        scores, rows = search(self.index.index, queries, k)
+        count = int(self.index.ntotal)
+        if count == 0:
+            return np.full_like(scores, -np.inf), np.full_like(rows, -1)
+        ids = faiss.rev_swig_ptr(self.index.id_map.data(), count)[rows]  # row −1 → fixed below
         if self.metric == "euclidean":
             np.negative(scores, out=scores)
-        scores[ids < 0] = -np.inf
+        missing = rows < 0
+        if missing.any():
+            ids[missing] = -1
+            scores[missing] = -np.inf
         return scores, ids
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

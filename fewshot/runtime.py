@@ -1,4 +1,19 @@
-"""Process-wide settings for torch and FAISS: thread pools and FAISS's BLAS threshold (DESIGN §4)."""
+"""Process-wide settings for torch and FAISS: OpenMP wait policy, thread pools, BLAS threshold.
+
+Defaults, chosen from ``benchmarks/threads.py`` on the 2-core development machine (which other
+processes load most of the time; see benchmarks/RESULTS.md for the numbers):
+
+* ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it, applied by ``fewshot._openmp`` only when
+  fewshot is imported before torch (OpenMP reads it once, when torch first loads it). With the runtime's default busy-waiting,
+  two threads beside another busy process were 2.6–13× *slower* than one (each thread spins
+  at every barrier while its partner is descheduled); with passive waiting two threads were
+  never worse than ~1.1× one thread and up to 2.5× faster. So threads stay at the CPU count.
+* If torch was imported before fewshot with busy-waiting, ``set_num_threads(1)`` is the safe
+  choice on a shared machine (one thread loses at most ~2× when the machine is idle).
+* FAISS picks BLAS for flat search when ``queries·d`` reaches its threshold; BLAS wins from
+  about 4 queries on and loses 2–4× for 1–2; such small batches also run on one thread
+  (``search``).
+"""
 
 # ruff: noqa: I001  (torch must be imported before faiss; see below)
 from __future__ import annotations
@@ -8,11 +23,39 @@ import os
 import torch  # imported before faiss on purpose: then both share one OpenMP runtime
 
 import faiss
+import numpy as np
 
-# faiss >= 1.8 uses BLAS for flat search only when nq·d >= 128000 by default; below that a
-# batch search was 4–7× slower on these machines. A low threshold restores the fast path.
-BLAS_THRESHOLD = 20
+# Queries per search from which BLAS (matrix-matrix products) beats FAISS's SIMD loops here:
+# 1 query × 10⁴ × 1280-d took 2.3 ms without BLAS and 10.4 ms with it; 32 queries × 64-d took
+# 2.3 ms without and 0.7 ms with.
+BLAS_MIN_QUERIES = 4
+BLAS_THRESHOLD = 20  # the import-time value (any search with ≥ 1 query of d ≥ 20 uses BLAS)
 faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
+
+
+def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``index.search`` with the kernel and threads that suit the batch size (N×d queries).
+
+    FAISS compares ``queries·d`` with one process-wide BLAS threshold, so it is set per call
+    (BLAS from ``BLAS_MIN_QUERIES`` queries on; it changes speed, not results beyond rounding).
+    Smaller batches run on one thread: a single 10⁵×64 query took 1.4 ms on one thread and
+    11–32 ms on two on the loaded 2-core machine. ``omp_set_num_threads`` only affects the
+    calling thread, so concurrent searches from other threads keep their own setting.
+    """
+    faiss.cvar.distance_compute_blas_threshold = BLAS_MIN_QUERIES * int(index.d)
+    if len(queries) >= BLAS_MIN_QUERIES:
+        return index.search(queries, k)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(queries, k)
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
+def wait_policy() -> str:
+    """The OpenMP wait policy this process runs with ("PASSIVE", "ACTIVE" or "default")."""
+    return os.environ.get("OMP_WAIT_POLICY", "default").upper()
 
 
 def available_cpus() -> int:
@@ -26,8 +69,9 @@ def available_cpus() -> int:
 def set_num_threads(n: int | None = None) -> int:
     """Set torch's and FAISS's thread pools together to ``n`` (default: the CPUs available).
 
-    Use 1 when other processes load the machine: with contention one thread per process beat
-    two by 2–3× here; in DataLoader workers, always 1 (a forked FAISS search can hang).
+    With passive waiting (fewshot's default) the CPU count is right idle and loaded. Use 1 when
+    torch was imported first with busy-waiting and other processes load the machine; in
+    DataLoader workers, always 1 (a forked FAISS search can hang).
     """
     threads = available_cpus() if n is None else int(n)
     if threads < 1:

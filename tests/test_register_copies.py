@@ -1,0 +1,30 @@
+"""Registered feature vectors are the classifier's own: editing the caller's array later changes
+neither the stored shots nor the predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fewshot import FewShotClassifier
+from fewshot.classifier import _owned
+
+
+def test_editing_registered_arrays_afterwards_changes_nothing():
+    features = np.eye(4, dtype=np.float32)
+    tensor = torch.eye(4)[2:]
+    clf = FewShotClassifier(encoder=None)
+    clf.register_many({"a": features[:1], "b": features[1:2], "c": tensor})
+    features[:] = 0.0
+    tensor[:] = 0.0
+    np.testing.assert_array_equal(clf.shots("a"), np.eye(4, dtype=np.float32)[:1])
+    np.testing.assert_array_equal(clf.shots("c"), np.eye(4, dtype=np.float32)[2:])
+    assert clf.predict(np.eye(4, dtype=np.float32)[[1, 0]]) == ["b", "a"]
+
+
+def test_private_arrays_are_kept_without_a_second_copy():
+    converted = np.asarray([[1.0, 0.0]], dtype=np.float32)  # made by the classifier from a list
+    assert _owned(converted, [[1.0, 0.0]]) is converted
+    caller = np.ones((2, 3), dtype=np.float32)
+    assert _owned(caller, caller) is not caller
+    assert _owned(caller[:1], caller[:1]) is not caller
