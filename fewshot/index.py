@@ -148,23 +148,35 @@ class FlatStore:
     @classmethod
     def load(cls, path: str | os.PathLike[str], dim: int, metric: str) -> FlatStore:
         """Read an index written by ``save`` and check it matches ``dim`` and ``metric``."""
-        try:
-            index = faiss.read_index(os.fspath(path))
-        except RuntimeError as exc:
-            raise StoreFormatError(f"cannot read FAISS index {path}: {exc}") from exc
-        store = cls(dim, metric)
-        expected = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
-        if index.d != dim or index.metric_type != expected:
-            raise StoreFormatError(
-                f"FAISS index {path} has d={index.d}, metric {index.metric_type}; the manifest says d={dim}, {metric}"
-            )
+        return cls.from_index(read_checked_index(path, dim, metric), path)
+
+    @classmethod
+    def from_index(cls, index: faiss.Index, path: str | os.PathLike[str]) -> FlatStore:
+        """Wrap an ``IndexIDMap2`` read from ``path`` (named in the error if it is another kind)."""
+        if not isinstance(index, faiss.IndexIDMap2):
+            raise StoreFormatError(f"FAISS index {path} is not an IndexIDMap2")
+        metric = "cosine" if index.metric_type == faiss.METRIC_INNER_PRODUCT else "euclidean"
+        store = cls(index.d, metric)
         # read_index already returns the concrete class; downcast_index on it would leave the
         # id map pointing at freed memory once the original wrapper is collected.
         store.index = index
-        if not isinstance(index, faiss.IndexIDMap2):
-            raise StoreFormatError(f"FAISS index {path} is not an IndexIDMap2")
         return store
 
     def ids(self) -> np.ndarray:
         """All stored ids (int64)."""
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+
+def read_checked_index(path: str | os.PathLike[str], dim: int, metric: str) -> faiss.Index:
+    """Read a FAISS index file; a clear error if it is unreadable or not ``dim``-d ``metric``."""
+    try:
+        index = faiss.read_index(os.fspath(path))
+    except RuntimeError as exc:
+        raise StoreFormatError(f"cannot read FAISS index {path}: {exc}") from exc
+    expected = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
+    if index.d != dim or index.metric_type != expected:
+        raise StoreFormatError(
+            f"FAISS index {path} has d={index.d}, metric {index.metric_type}; "
+            f"the manifest says d={dim}, {metric}"
+        )
+    return index

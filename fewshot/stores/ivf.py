@@ -14,7 +14,13 @@ import os
 import numpy as np
 
 from fewshot.errors import InputError, StoreFormatError
-from fewshot.index import METRICS, FlatStore, as_float32_matrix, normalize_rows
+from fewshot.index import (
+    METRICS,
+    FlatStore,
+    as_float32_matrix,
+    normalize_rows,
+    read_checked_index,
+)
 from fewshot.runtime import faiss, search
 
 TRAIN_AT = 65_536  # vectors before the store trains itself (then √N ≈ 256+ lists)
@@ -177,22 +183,12 @@ class IVFStore:
     @classmethod
     def load(cls, path: str | os.PathLike[str], dim: int, metric: str) -> IVFStore:
         """Read an index written by ``save``; an untrained store comes back untrained."""
-        try:
-            index = faiss.read_index(os.fspath(path))
-        except RuntimeError as exc:
-            raise StoreFormatError(f"cannot read FAISS index {path}: {exc}") from exc
+        index = read_checked_index(path, dim, metric)
         store = cls(dim, metric)
         if isinstance(index, faiss.IndexIDMap2):
-            del index
-            store._exact = FlatStore.load(path, dim, metric)
+            store._exact = FlatStore.from_index(index, path)
             return store
         if not isinstance(index, faiss.IndexIVFFlat):
             raise StoreFormatError(f"FAISS index {path} is neither IndexIVFFlat nor IndexIDMap2")
-        expected = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
-        if index.d != dim or index.metric_type != expected:
-            raise StoreFormatError(
-                f"FAISS index {path} has d={index.d}, metric {index.metric_type}; "
-                f"the manifest says d={dim}, {metric}"
-            )
         store.index, store._exact, store._nprobe = index, None, int(index.nprobe)
         return store
