@@ -28,7 +28,7 @@ from fewshot.heads import PrototypicalHead
 
 def run(ds, images, cfg: TrainConfig, steps: int, augment: bool, phases: bool = False) -> dict:
     torch.manual_seed(0)
-    model, _ = build_model(cfg)
+    model, _, _, _ = build_model(cfg)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     head = PrototypicalHead()

@@ -43,6 +43,13 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
     a("--hidden", type=int, default=None, help="Conv-4 channels per block (default 64)")
     a("--widths", type=int, nargs=4, default=None, help="ResNet-12 block widths")
     a("--metric", default="sqeuclidean", choices=["sqeuclidean", "cosine"], help="head metric")
+    a("--init", default=None,
+      help="transfer: start from this encoder (shipped name such as omniglot-conv4, or a "
+           "checkpoint folder) instead of a fresh --backbone")  # fmt: skip
+    a("--freeze-stages", type=int, default=0,
+      help="transfer: keep the first N blocks fixed (weights and BatchNorm statistics)")  # fmt: skip
+    a("--projection", type=int, default=None, metavar="DIM",
+      help="transfer: freeze the whole encoder and train only a linear projection to DIM")  # fmt: skip
     a("--ways", type=int, default=60, help="classes per training episode")
     a("--shots", type=int, default=1, help="support examples per class in training")
     a("--queries", type=int, default=5, help="query examples per class in training")
@@ -93,6 +100,7 @@ def run_train(args: argparse.Namespace) -> int:
         val_within_alphabet=not args.val_across,
         seed=args.seed, device=args.device, amp=not args.no_amp, threads=args.threads,
         max_minutes=args.max_minutes, stop_at=args.stop_at, cache_dir=args.cache_dir,
+        init=args.init, freeze_stages=args.freeze_stages, projection=args.projection,
     )  # fmt: skip
     summary = train(config, resume=args.resume, progress=not args.quiet)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))

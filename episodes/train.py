@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from episodes.augment import random_affine
 from episodes.sampler import EpisodeSampler
+from episodes.transfer import add_projection, freeze_stages, initial_backbone, set_training
 from fewshot.data.omniglot import Omniglot
 from fewshot.encoders import save_checkpoint, wrap_module
 from fewshot.encoders.backbones import build_backbone
@@ -38,6 +39,9 @@ STATE_VERSION = 1
 class TrainConfig:
     """Everything that defines a training run; stored beside its checkpoints.
 
+    Transfer: ``init`` starts from a trained encoder (shipped name or checkpoint folder) instead of
+    ``backbone``; ``freeze_stages`` freezes its first blocks; ``projection`` freezes all of it and
+    trains only a linear projection to that many dimensions (see ``episodes.transfer``).
     ``holdout_drawers``: when ``val_split`` is None, the last drawers of every training class
     are held out for validation (new drawings of known characters; no evaluation alphabet is
     ever read). ``within_alphabet``: the fraction of training episodes whose classes all come
@@ -80,6 +84,9 @@ class TrainConfig:
     cache_dir: str | None = None
     alphabets: list[str] | None = None
     download: bool = False
+    init: str | None = None
+    freeze_stages: int = 0
+    projection: int | None = None
 
 
 class DeviceImages:
@@ -123,13 +130,26 @@ def _subset_sampler(
     return sampler, positions
 
 
-def build_model(config: TrainConfig) -> tuple[torch.nn.Module, dict[str, Any]]:
-    kwargs = dict(config.backbone_kwargs)
-    if config.backbone == "conv4":
-        kwargs = {"in_channels": 1, "hidden": 64, "image_size": config.image_size, **kwargs}
+def build_model(
+    config: TrainConfig,
+) -> tuple[torch.nn.Module, str, dict[str, Any], list[torch.nn.Module]]:
+    """The network to train: (module, architecture name, its kwargs, its frozen stages)."""
+    if config.init:
+        model, architecture, kwargs = initial_backbone(config.init, config.image_size)
     else:
-        kwargs = {"in_channels": 1, **kwargs}
-    return build_backbone(config.backbone, **kwargs), kwargs
+        architecture, kwargs = config.backbone, dict(config.backbone_kwargs)
+        if architecture == "conv4":
+            kwargs = {"in_channels": 1, "hidden": 64, "image_size": config.image_size, **kwargs}
+        else:
+            kwargs = {"in_channels": 1, **kwargs}
+        model = build_backbone(architecture, **kwargs)
+    freeze = config.freeze_stages
+    if config.projection:
+        if freeze:
+            raise ValueError("train: `projection` trains only the projection; drop `freeze_stages`")
+        freeze = len(model.stages())
+        model, architecture, kwargs = add_projection(model, architecture, kwargs, config.projection)
+    return model, architecture, kwargs, freeze_stages(model, freeze)
 
 
 def embed(model: torch.nn.Module, x: torch.Tensor, config: TrainConfig) -> torch.Tensor:
@@ -143,7 +163,7 @@ def embed(model: torch.nn.Module, x: torch.Tensor, config: TrainConfig) -> torch
 
 
 @torch.no_grad()
-def validate(model, head, images: DeviceImages, sampler, positions, config) -> float:
+def validate(model, head, images: DeviceImages, sampler, positions, config, frozen=()) -> float:
     """Mean query accuracy over the fixed validation episodes."""
     was = model.training
     model.eval()
@@ -155,7 +175,7 @@ def validate(model, head, images: DeviceImages, sampler, positions, config) -> f
         s_lab = torch.as_tensor(ep.support_labels(), device=z.device)
         logits = head(z[ns:], head.prototypes(z[:ns], s_lab))
         accs.append((logits.argmax(1).cpu().numpy() == ep.query_labels()).mean())
-    model.train(was)
+    set_training(model, was, frozen)
     return float(np.mean(accs))
 
 
@@ -198,16 +218,18 @@ def load_state(folder: Path, model, head, optimizer, scheduler) -> dict:
     return meta
 
 
-def save_encoder(model, kwargs: dict, config: TrainConfig, folder: Path, info: dict) -> None:
+def save_encoder(
+    model, architecture: str, kwargs: dict, config: TrainConfig, folder: Path, info: dict
+) -> None:
     """The trained backbone as a ``fewshot.load_encoder`` checkpoint directory."""
     module = copy.deepcopy(model).cpu().float().eval()
     module = module.to(memory_format=torch.contiguous_format)
     encoder = wrap_module(
         module,
         preprocess=omniglot_preprocess(config.image_size),
-        architecture=config.backbone,
+        architecture=architecture,
         architecture_kwargs=kwargs,
-        name=f"omniglot-{config.backbone}",
+        name=f"omniglot-{architecture}",
     )
     save_checkpoint(encoder, folder, extra={"training": asdict(config), **info})
 
@@ -252,12 +274,17 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     images = DeviceImages(train_set, device)
     val_images = images if val_set is train_set else DeviceImages(val_set, device)
 
-    model, kwargs = build_model(config)
+    model, architecture, kwargs, frozen = build_model(config)
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
     head = PrototypicalHead(config.metric).to(device)
-    params = list(model.parameters()) + list(head.parameters())
+    params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
+    if not params:
+        raise ValueError(
+            f"train: freeze_stages={config.freeze_stages} freezes the whole network and the "
+            "head has no parameters: nothing to train (score it with `fewshot evaluate`)"
+        )
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step, config.lr_gamma)
 
@@ -269,12 +296,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
 
     if start == 0 and not history:  # the untrained baseline, so every run shows its gain
-        val_acc = validate(model, head, val_images, val_sampler, val_pos, config)
+        val_acc = validate(model, head, val_images, val_sampler, val_pos, config, frozen)
         history.append({"episode": 0, "val_acc": val_acc, "lr": config.lr, "elapsed_s": 0.0})
         tqdm.write(json.dumps(history[-1]))
     t0 = time.perf_counter()
     train_time, images_seen = 0.0, 0
-    model.train()
+    set_training(model, True, frozen)
     bar = tqdm(range(start, config.episodes), desc="train", disable=not progress, mininterval=2)
     running = []
     stopped_early = False
@@ -307,7 +334,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             time.perf_counter() - t0 > 60 * config.max_minutes
         )) or (config.stop_at is not None and done >= config.stop_at)  # fmt: skip
         if done % config.val_every == 0 or done == config.episodes or out_of_time:
-            val_acc = validate(model, head, val_images, val_sampler, val_pos, config)
+            val_acc = validate(model, head, val_images, val_sampler, val_pos, config, frozen)
             record = {"episode": done, "val_acc": val_acc, "lr": scheduler.get_last_lr()[0],
                       "elapsed_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
             history.append(record)
@@ -315,7 +342,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             if val_acc > best:
                 best = val_acc
                 info = {"episode": done, "val_acc": val_acc}
-                save_encoder(model, kwargs, config, out / "best", info)
+                save_encoder(model, architecture, kwargs, config, out / "best", info)
             save_state(state_dir, model, head, optimizer, scheduler, done,
                        {"best_val": best, "history": history})  # fmt: skip
         if out_of_time:

@@ -41,4 +41,10 @@ def registered_architectures() -> list[str]:
 
 def _ensure_builtin_architectures() -> None:
     # Importing the modules registers their networks; done lazily to keep import time low.
-    from fewshot.encoders import backbones, image, text, torchvision_backbone  # noqa: F401
+    from fewshot.encoders import (  # noqa: F401
+        backbones,
+        image,
+        projected,
+        text,
+        torchvision_backbone,
+    )

@@ -64,6 +64,10 @@ class Conv4(nn.Module):
             side //= 2
         return self.hidden * side * side
 
+    def stages(self) -> list[nn.Module]:
+        """The four conv blocks, input side first (transfer training freezes a prefix of them)."""
+        return list(self.encoder)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x).flatten(1)
 
@@ -113,6 +117,10 @@ class ResNet12(nn.Module):
     @property
     def out_dim(self) -> int:
         return self.widths[-1]
+
+    def stages(self) -> list[nn.Module]:
+        """The four residual blocks, input side first."""
+        return list(self.blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(x).mean(dim=(2, 3))

@@ -1,0 +1,35 @@
+"""A backbone followed by a learned linear projection: the "train only a head on frozen features"
+form of transfer. (B, C, H, W) → base features (B, d_in) → (B, d_out).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from fewshot.encoders.architectures import build_architecture, register_architecture
+
+
+class Projected(nn.Module):
+    """``base`` (any registered architecture) then ``Linear(in_dim, out_dim)``; rebuilt from JSON."""
+
+    def __init__(self, base: str, base_kwargs: dict[str, Any], in_dim: int, out_dim: int):
+        super().__init__()
+        if not isinstance(out_dim, int) or out_dim < 1:
+            raise ValueError(f"Projected: `out_dim` must be a positive int, got {out_dim!r}")
+        self.base = build_architecture(base, **base_kwargs)
+        self.projection = nn.Linear(int(in_dim), out_dim)
+        self.out_dim = out_dim
+
+    def stages(self) -> list[nn.Module]:
+        """The base's stages, then the projection (transfer training freezes a prefix of them)."""
+        base_stages = self.base.stages() if hasattr(self.base, "stages") else [self.base]
+        return [*base_stages, self.projection]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.projection(self.base(x))
+
+
+register_architecture("projected", Projected)
