@@ -142,6 +142,15 @@ def _remove_stale(directory: Path, keep: str) -> None:
                 entry.unlink()
 
 
+def write_durably(folder: Path, write: Callable[[Path], None]) -> None:
+    """``write(folder)``, then fsync every file in it and the folder itself (before a rename)."""
+    write(folder)
+    for entry in folder.rglob("*"):
+        if entry.is_file():
+            fsync_path(entry)
+    fsync_path(folder)
+
+
 def save_snapshot(directory: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
     """Write a new snapshot of a store with ``write(folder)``, then switch ``CURRENT`` to it.
 
@@ -163,11 +172,7 @@ def save_snapshot(directory: str | os.PathLike[str], write: Callable[[Path], Non
         temp = root / f"{TEMP_PREFIX}{snapshot}.{os.getpid()}.d"
         temp.mkdir()
         try:
-            write(temp)
-            for entry in temp.rglob("*"):
-                if entry.is_file():
-                    fsync_path(entry)
-            fsync_path(temp)
+            write_durably(temp, write)
             os.rename(temp, root / snapshot)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
@@ -233,10 +238,7 @@ def replace_directory(target: str | os.PathLike[str], write: Callable[[Path], No
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir()
     try:
-        write(temp)
-        for entry in temp.rglob("*"):
-            if entry.is_file():
-                fsync_path(entry)
+        write_durably(temp, write)
         old = None
         if target.exists():
             old = target.with_name(f"{TEMP_PREFIX}{target.name}.{os.getpid()}.old")
