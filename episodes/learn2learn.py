@@ -1,8 +1,9 @@
 """learn2learn interop (optional extra): our episodes ⇄ its ``TaskDataset``, and a MAML baseline.
 
-(learn2learn 0.2.0 renamed ``TaskDataset`` to ``Taskset`` and keeps the old name as a
-deprecated alias; they are one class.) learn2learn is imported lazily, only by the functions that need it; install it with
-``python scripts/install_learn2learn.py`` (DESIGN §5). ``fewshot`` never imports this module.
+learn2learn 0.2.0 renamed ``TaskDataset`` to ``Taskset`` (``TaskDataset`` is now a deprecated
+subclass); both work here. learn2learn is imported lazily, only by the functions that need it;
+install it with ``python scripts/install_learn2learn.py`` (DESIGN §5). ``fewshot`` never
+imports this module.
 
 Task layout. A learn2learn task built here, or read from a learn2learn ``TaskDataset``, is
 ``(X, y)`` with its examples grouped by class: class 0's K support examples then its Q query

@@ -76,9 +76,12 @@ def pip(*args: str, step: str, timeout: float) -> str:
 
 def importable() -> str | None:
     """learn2learn's version if it imports fully in a fresh interpreter, else None."""
-    done = subprocess.run(
-        [sys.executable, "-c", CHECK], capture_output=True, text=True, timeout=300
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CHECK], capture_output=True, text=True, timeout=300
+        )
+    except subprocess.TimeoutExpired:
+        return None
     return done.stdout.strip() if done.returncode == 0 else None
 
 
