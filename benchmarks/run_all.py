@@ -1,7 +1,7 @@
 """Run every benchmark, each in its own process, in quick mode (under 5 minutes here) or full.
 
 python benchmarks/run_all.py --quick
-python benchmarks/run_all.py            # full mode: 10⁶-vector stores; tens of minutes
+python benchmarks/run_all.py            # full mode: 10⁶-vector stores, MAML; tens of minutes
 python benchmarks/run_all.py --only query_vs_faiss ivf_vs_flat
 """
 
@@ -14,7 +14,17 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["query_vs_faiss", "threads", "register_scaling", "encoder_throughput", "ivf_vs_flat"]
+SCRIPTS = [
+    "query_vs_faiss",
+    "threads",
+    "register_scaling",
+    "encoder_throughput",
+    "ivf_vs_flat",
+    "vs_learn2learn",
+    "maml_vs_protonet",
+]
+#: Accuracy runs that train a model: in full mode only (their quick mode alone takes ~3 min).
+FULL_ONLY = {"maml_vs_protonet"}
 
 
 def main() -> None:
@@ -23,7 +33,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=SCRIPTS, help="run just these")
     args = parser.parse_args()
     failed = []
-    for name in args.only or SCRIPTS:
+    names = args.only or [s for s in SCRIPTS if not (args.quick and s in FULL_ONLY)]
+    for name in names:
         command = [sys.executable, str(HERE / f"{name}.py")] + (["--quick"] if args.quick else [])
         print(f"== {name}: {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()

@@ -162,6 +162,40 @@ def embed(model: torch.nn.Module, x: torch.Tensor, config: TrainConfig) -> torch
     return model(x)
 
 
+def episode_batch(
+    sampler: EpisodeSampler, i: int, positions: np.ndarray, images: DeviceImages,
+    config: TrainConfig,
+) -> tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Training episode ``i`` as tensors: ``(x (N·K + N·Q, 1, S, S) support then query,
+    N·K, support_labels (N·K,), query_labels (N·Q,))``, augmented when ``config.augment``.
+
+    ``positions`` maps the sampler's example numbers to dataset indices (a subset's rows).
+    """
+    ep = sampler[i]
+    s_idx, q_idx = positions[ep.support.ravel()], positions[ep.query.ravel()]
+    x = images.batch(np.concatenate([s_idx, q_idx]))
+    if config.augment:
+        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + i)
+        x = random_affine(x, gen)
+    device = images.device
+    s_lab = torch.as_tensor(ep.support_labels(), device=device)
+    q_lab = torch.as_tensor(ep.query_labels(), device=device)
+    return x, len(s_idx), s_lab, q_lab
+
+
+def train_step(
+    model: torch.nn.Module, head: PrototypicalHead, optimizer: torch.optim.Optimizer,
+    x: torch.Tensor, ns: int, s_lab: torch.Tensor, q_lab: torch.Tensor, config: TrainConfig,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """One prototypical update on ``x`` (first ``ns`` rows support): ``(loss, accuracy)``."""
+    z = embed(model, x, config)
+    loss, acc = head.episode_loss(z[:ns], s_lab, z[ns:], q_lab)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, acc
+
+
 @torch.no_grad()
 def validate(model, head, images: DeviceImages, sampler, positions, config, frozen=()) -> float:
     """Mean query accuracy over the fixed validation episodes."""
@@ -307,20 +341,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     stopped_early = False
     for i in bar:
         tick = time.perf_counter()
-        ep = sampler[i]
-        s_idx, q_idx = train_pos[ep.support.ravel()], train_pos[ep.query.ravel()]
-        x = images.batch(np.concatenate([s_idx, q_idx]))
-        if config.augment:
-            gen = torch.Generator().manual_seed(config.seed * 1_000_003 + i)
-            x = random_affine(x, gen)
-        z = embed(model, x, config)
-        ns = len(s_idx)
-        s_lab = torch.as_tensor(ep.support_labels(), device=device)
-        q_lab = torch.as_tensor(ep.query_labels(), device=device)
-        loss, acc = head.episode_loss(z[:ns], s_lab, z[ns:], q_lab)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        x, ns, s_lab, q_lab = episode_batch(sampler, i, train_pos, images, config)
+        loss, acc = train_step(model, head, optimizer, x, ns, s_lab, q_lab, config)
         scheduler.step()
         running.append((loss.detach(), acc.detach()))
         images_seen += x.shape[0]

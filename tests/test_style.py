@@ -1,4 +1,5 @@
-"""The code base stays lint-clean, formatted, and layered (fewshot never imports episodes)."""
+"""The code base stays lint-clean, formatted, and layered (fewshot never imports episodes or
+learn2learn), and CI runs exactly the README's set-up commands."""
 
 from __future__ import annotations
 
@@ -44,6 +45,17 @@ def test_runtime_package_never_imports_episodes():
             offenders += [
                 f"{path.relative_to(REPO)}: {name}"
                 for name in names
-                if name.split(".")[0] == "episodes"
+                if name.split(".")[0] in ("episodes", "learn2learn")
             ]
     assert offenders == []
+
+
+def test_ci_runs_exactly_the_readme_setup_commands():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    ci = [
+        line
+        for line in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith(("#", "set ", "cd "))
+    ]
+    assert ci == block, f"README set-up commands {block} differ from .ci/run {ci}"
