@@ -77,16 +77,33 @@ def main(argv: list[str] | None = None) -> None:
         "--configs", nargs="+", default=DEFAULT_CONFIGS, help="loss:layers:epochs:lr"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=["banking77", "clinc150-50"],
+        default=["banking77", "clinc150-50"],
+    )
     args = parser.parse_args(argv)
     encoder = fewshot.load_encoder("minilm")
-    rows = []
+    rows: list[dict[str, object]] = []
+    command = " ".join(["python benchmarks/text_finetune_select.py", *(argv or sys.argv[1:])])
+
+    def save() -> Path:  # after every row, so an interrupted sweep keeps what it measured
+        return write_json(
+            "text_finetune_select",
+            {"command": command, "protocol": __doc__.split("\n\n")[1], "rows": rows},
+        )
+
     for name, (shots, val) in tasks(args.data).items():
+        if name not in args.tasks:
+            continue
         clf = fewshot.FewShotClassifier(encoder)
         clf.register_many(shots.by_label())
         rows.append(
             {"task": name, "config": "frozen", "val_accuracy": score(clf, val), "minutes": 0.0}
         )
         print(rows[-1], flush=True)
+        save()
         for config in args.configs:
             loss, layers, epochs, lr = config.split(":")
             start = time.perf_counter()
@@ -109,17 +126,9 @@ def main(argv: list[str] | None = None) -> None:
                 }
             )
             print(rows[-1], flush=True)
+            save()
     print_table(rows, ["task", "config", "val_accuracy", "minutes"])
-    path = write_json(
-        "text_finetune_select",
-        {
-            "command": " ".join(
-                ["python benchmarks/text_finetune_select.py", *(argv or sys.argv[1:])]
-            ),
-            "protocol": __doc__.split("\n\n")[1],
-            "rows": rows,
-        },
-    )
+    path = save()
     print(f"wrote {path}")
 
 

@@ -427,6 +427,8 @@ class FewShotClassifier:
             count = len(self._shots)
             shots = {label: array.copy() for label, array in self._shots.items()}
             examples = {label: list(self._examples.get(label, [])) for label in self._shots}
+        if part == "encoder":
+            options.setdefault("embeddings", shots)  # the frozen start: no extra encoding pass
         if count < 2:
             raise InputError(
                 f"finetune needs at least two registered labels, got {count}; register more "
