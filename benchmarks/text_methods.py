@@ -222,10 +222,11 @@ def summarise(runs: list[Run]) -> list[dict[str, Any]]:
                 "K": k,
                 "method": method,
                 "draws": len(group),
-                "accuracy": f"{statistics.mean(accs):.2f} ± "
-                f"{statistics.stdev(accs) if len(accs) > 1 else 0.0:.2f}",
+                "accuracy": f"{statistics.mean(accs):.2f} ± {statistics.stdev(accs):.2f}"
+                if len(accs) > 1
+                else f"{accs[0]:.2f} (1 draw)",
                 "mean": statistics.mean(accs),
-                "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                "std": statistics.stdev(accs) if len(accs) > 1 else None,
                 "fixed_subset": fixed,
                 "cpu_min_per_run": round(statistics.mean(r.cpu_minutes for r in group), 2),
                 "wall_min_per_run": round(statistics.mean(r.wall_minutes for r in group), 2),
