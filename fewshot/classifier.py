@@ -16,6 +16,7 @@ from fewshot.encoders import Encoder, TorchEncoder, load_encoder
 from fewshot.encoders.base import as_input_list
 from fewshot.encoders.checkpoint import write_checkpoint_files
 from fewshot.errors import InputError, NotReadyError, StoreFormatError, UnknownLabelError
+from fewshot.heads.projection import ProjectionHead
 from fewshot.index import METRICS, VectorStore, as_float32_matrix, normalize_rows
 from fewshot.io import (
     check_path_argument,
@@ -32,8 +33,11 @@ Label = Union[str, int]  # noqa: UP007  (kept as a runtime alias for isinstance-
 MODES = ("prototype", "knn")
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "fewshot.classifier"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: raw text examples (examples.json) and a projection head
 SHOTS_NAME = "shots.safetensors"
+EXAMPLES_NAME = "examples.json"
+HEAD_NAME = "head.safetensors"
+FINETUNE_PARTS = ("encoder", "head")
 INDEX_NAME = "index.faiss"
 ENCODER_DIR = "encoder"
 # Rows validated, normalised, averaged or searched at a time: bounds temporary memory for huge
@@ -126,6 +130,10 @@ class FewShotClassifier:
         self.store = check_store_name(store)
         self._lock = ReadWriteLock()  # queries share it; register/remove take it alone
         self._shots: dict[Label, np.ndarray] = {}  # label → raw embeddings, shots×d
+        # label → the raw inputs behind its shots (only with an encoder): after finetune()
+        # changes the encoder, the store is rebuilt by embedding these again.
+        self._examples: dict[Label, list[Any]] = {}
+        self.head: ProjectionHead | None = None  # trained by finetune(part="head")
         self._ids: dict[Label, np.ndarray] = {}  # label → its ids in the store
         self._label_by_id = np.empty(0, dtype=object)  # store id → label (None when free)
         self._next_id = 0
@@ -227,7 +235,9 @@ class FewShotClassifier:
         return as_float32_matrix(embedded, self._dim, what)
 
     def _metric_space(self, embeddings: np.ndarray) -> np.ndarray:
-        """Embeddings as the store compares them: unit length for cosine."""
+        """Embeddings as the store compares them: through the head if any, unit length for cosine."""
+        if self.head is not None:
+            embeddings = self.head.transform(embeddings)
         return normalize_rows(embeddings) if self.metric == "cosine" else embeddings
 
     def _prototype(self, shots: np.ndarray) -> np.ndarray:
@@ -262,13 +272,21 @@ class FewShotClassifier:
             if label in batches:
                 raise InputError(f"label {label!r} appears twice in register_many")
             batches[label] = examples
-        embedded = self._embed_groups(batches)
+        embedded, raw = self._embed_groups(batches)
         with self._lock.write():
             self._add_shots(embedded)
+            for label, items in raw.items():
+                self._examples.setdefault(label, []).extend(items)
 
-    def _embed_groups(self, batches: dict[Label, Any]) -> dict[Label, np.ndarray]:
-        """Embed each label's examples; raw inputs go through the encoder in one pass."""
+    def _embed_groups(
+        self, batches: dict[Label, Any]
+    ) -> tuple[dict[Label, np.ndarray], dict[Label, list[Any]]]:
+        """Embed each label's examples (raw inputs go through the encoder in one pass).
+
+        Returns the embeddings by label and, with an encoder, the raw inputs by label.
+        """
         sizes: dict[Label, int] = {}
+        raw: dict[Label, list[Any]] = {}
         if self.encoder is None:
             out = {  # embed() returns new arrays: shots never alias the caller's memory
                 label: self.embed(examples, f"examples of {label!r}")
@@ -280,6 +298,7 @@ class FewShotClassifier:
             for label, examples in batches.items():
                 group = as_input_list(examples, f"examples of {label!r}")
                 sizes[label] = len(group)
+                raw[label] = group
                 items.extend(group)
             if any(size == 0 for size in sizes.values()):
                 empty = next(label for label, size in sizes.items() if size == 0)
@@ -295,7 +314,7 @@ class FewShotClassifier:
         dims = {array.shape[1] for array in out.values()}
         if len(dims) > 1:
             raise InputError(f"examples have different dimensions {sorted(dims)}; all must match")
-        return out
+        return out, raw
 
     def _ensure_store(self, dim: int) -> VectorStore:
         if self._store is None:
@@ -362,6 +381,7 @@ class FewShotClassifier:
             self._entry(label)
             ids = self._ids.pop(label)
             del self._shots[label]
+            self._examples.pop(label, None)
             assert self._store is not None
             self._store.remove(ids)
             self._label_by_id[ids] = None
@@ -376,6 +396,103 @@ class FewShotClassifier:
         """A copy of the raw embeddings registered for ``label`` (shots×d)."""
         with self._lock.read():
             return self._entry(label).copy()
+
+    def examples(self, label: Label) -> list[Any]:
+        """The raw inputs registered for ``label`` (a copy; empty without an encoder)."""
+        with self._lock.read():
+            self._entry(label)
+            return list(self._examples.get(label, []))
+
+    # ---------------------------------------------------------------------------- adapting
+    def finetune(self, part: str = "encoder", **options: Any) -> Any:
+        """Adapt the metric space to the registered shots, then rebuild the store.
+
+        ``part="encoder"`` (default) fine-tunes the later transformer blocks of a text encoder
+        on the registered raw examples (``fewshot.finetune.finetune_text_encoder``; options
+        ``loss``, ``layers``, ``epochs``, ``batch_size``, ``lr``, ``seed``, ``progress``, whose
+        defaults need no tuning). The classifier takes a fine-tuned copy of the encoder (the
+        object passed in is not changed), drops any projection head, and re-embeds every
+        example. ``part="head"`` trains a projection head episodically on the registered
+        embeddings (``fewshot.heads.projection.train_projection_head``; options ``episodes``,
+        ``n_way``, ``lr``, ``identity_weight``, ``seed``, ``progress``).
+
+        Scores change, so ``threshold`` is reset to ``None``: calibrate it again
+        (``calibrate_threshold``) on held-out data. Returns the run's report (encoder) or the
+        head. On bad input (fewer than two labels, no raw examples, a non-text encoder) it
+        raises ``InputError`` and the classifier is unchanged.
+        """
+        if part not in FINETUNE_PARTS:
+            raise InputError(f"part must be one of {FINETUNE_PARTS}, got {part!r}")
+        with self._lock.read():
+            count = len(self._shots)
+            shots = {label: array.copy() for label, array in self._shots.items()}
+            examples = {label: list(self._examples.get(label, [])) for label in self._shots}
+        if part == "encoder":
+            options.setdefault("embeddings", shots)  # the frozen start: no extra encoding pass
+        if count < 2:
+            raise InputError(
+                f"finetune needs at least two registered labels, got {count}; register more "
+                "classes first (clf.register(label, examples))"
+            )
+        if part == "head":
+            return self._train_head(shots, options)
+        return self._finetune_encoder(examples, options)
+
+    def _train_head(self, shots: dict[Label, np.ndarray], options: dict[str, Any]) -> Any:
+        from fewshot.heads.projection import train_projection_head
+
+        try:
+            head = train_projection_head(shots, **options)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"finetune(part='head'): {exc}") from exc
+        with self._lock.write():
+            self.head = head
+            self.threshold = None
+            self._rebuild(dict(self._shots))
+        return head
+
+    def _finetune_encoder(self, examples: dict[Label, list[Any]], options: dict[str, Any]) -> Any:
+        from fewshot.finetune import finetune_text_encoder
+
+        if self.encoder is None or not isinstance(self.encoder, TorchEncoder):
+            raise InputError(
+                "finetune(part='encoder') needs a trainable encoder, but this classifier "
+                f"{'holds precomputed features' if self.encoder is None else 'has no torch encoder'}"
+                "; use finetune(part='head'), or build it with FewShotClassifier('minilm')"
+            )
+        missing = [label for label, items in examples.items() if not items]
+        if missing:
+            raise InputError(
+                f"finetune needs the raw examples behind every class; {len(missing)} class(es) "
+                f"have none (e.g. {missing[0]!r}: loaded from an older save or registered as "
+                "non-text inputs). Register them again, or use finetune(part='head')"
+            )
+        try:
+            tuned, report = finetune_text_encoder(self.encoder, examples, **options)
+        except TypeError as exc:
+            raise InputError(f"finetune(part='encoder'): {exc}") from exc
+        with self._lock.write():
+            current = dict(self._examples)  # classes registered during training count too
+            flat = [item for items in current.values() for item in items]
+            embedded = as_float32_matrix(tuned.embed(flat), self._dim, "examples")
+            shots, start = {}, 0
+            for label, items in current.items():
+                shots[label] = embedded[start : start + len(items)]
+                start += len(items)
+            self.encoder = tuned
+            self.head = None
+            self.threshold = None
+            self._rebuild(shots)
+        return report
+
+    def _rebuild(self, shots: dict[Label, np.ndarray]) -> None:
+        """Replace the store with one built from ``shots`` (label → raw embeddings); holds the write lock."""
+        self._store = None
+        self._shots, self._ids = {}, {}
+        self._label_by_id = np.empty(0, dtype=object)
+        self._next_id = 0
+        if shots:
+            self._add_shots(shots)
 
     # ---------------------------------------------------------------------------- querying
     def query(self, batch: Any, k: int = 1) -> QueryResult:
@@ -503,7 +620,11 @@ class FewShotClassifier:
         if self.encoder is None:
             return None
         spec = self.encoder.spec
-        if spec.get("name") in _REBUILDABLE and "checkpoint" not in spec:
+        if (
+            spec.get("name") in _REBUILDABLE
+            and "checkpoint" not in spec
+            and "finetuned" not in spec
+        ):
             return {"spec": spec}
         if spec.get("name") == "torchvision" and spec.get("weights") is None:
             return {"spec": spec}
@@ -535,13 +656,29 @@ class FewShotClassifier:
         if self._store is not None:
             self._store.save(folder / INDEX_NAME)
             files.append(INDEX_NAME)
+        from fewshot.io import write_json_atomic
+
+        examples = None
+        if labels and all(
+            self._examples.get(label) and all(isinstance(x, str) for x in self._examples[label])
+            for label in labels
+        ):  # text only: other inputs (images, tensors) are not saved, and cannot be re-embedded
+            write_json_atomic(folder / EXAMPLES_NAME, [self._examples[label] for label in labels])
+            files.append(EXAMPLES_NAME)
+            examples = EXAMPLES_NAME
+        head = None
+        if self.head is not None:
+            save_file(
+                {k: v.numpy() for k, v in self.head.state_dict().items()}, str(folder / HEAD_NAME)
+            )
+            files.append(HEAD_NAME)
+            head = {"spec": self.head.spec, "weights": HEAD_NAME}
         encoder = self._encoder_entry(folder)
         if encoder and encoder.get("checkpoint"):
             files += [
                 f"{ENCODER_DIR}/{path.name}" for path in sorted((folder / ENCODER_DIR).iterdir())
             ]
         from fewshot import __version__
-        from fewshot.io import write_json_atomic
 
         manifest = {
             "format": MANIFEST_FORMAT,
@@ -556,6 +693,8 @@ class FewShotClassifier:
             "next_id": self._next_id,
             "encoder": encoder,
             "classes": entries,
+            "examples": examples,  # per class, in the order of "classes" (format 2)
+            "head": head,  # format 2
             "files": {name: sha256_file(folder / name) for name in files},
         }
         write_json_atomic(folder / MANIFEST_NAME, manifest)
@@ -636,6 +775,8 @@ class FewShotClassifier:
                 f"the encoder gives {self.encoder.dim}-d embeddings; the saved classifier holds {dim}-d"
             )
         classes = manifest["classes"]
+        if manifest.get("head"):
+            self.head = _load_head(folder, manifest["head"])
         if not classes:
             if dim is not None:
                 self._dim = int(dim)
@@ -656,9 +797,42 @@ class FewShotClassifier:
             raise StoreFormatError(
                 f"{folder / SHOTS_NAME} holds {len(shots)} shots; the manifest lists {start}"
             )
+        if manifest.get("examples"):
+            examples = read_json(folder / manifest["examples"], "saved classifier examples")
+            if (
+                not isinstance(examples, list)
+                or len(examples) != len(classes)
+                or any(
+                    not isinstance(items, list) or len(items) != int(entry["shots"])
+                    for items, entry in zip(examples, classes)
+                )
+            ):
+                raise StoreFormatError(
+                    f"{folder / manifest['examples']} does not match the classes in the manifest"
+                )
+            for entry, items in zip(classes, examples):
+                self._examples[check_label(entry["label"])] = [str(item) for item in items]
         stored = np.sort(store.ids())
         listed = np.sort(np.concatenate(list(self._ids.values())))
         if not np.array_equal(stored, listed):
             raise StoreFormatError(
                 f"{folder / INDEX_NAME} does not hold the ids the manifest lists"
             )
+
+
+def _load_head(folder: Path, entry: dict[str, Any]) -> ProjectionHead:
+    """Rebuild a saved projection head from its spec and safetensors weights (strict)."""
+    from safetensors.torch import load_file
+
+    spec = entry["spec"]
+    if spec.get("type") != "projection":
+        raise StoreFormatError(f"{folder}: unknown head type {spec.get('type')!r}")
+    head = ProjectionHead(int(spec["dim"]))
+    try:
+        head.load_state_dict(load_file(str(folder / entry["weights"])), strict=True)
+    except RuntimeError as exc:
+        raise StoreFormatError(f"{folder / entry['weights']}: {exc}") from exc
+    head.eval()
+    for parameter in head.parameters():
+        parameter.requires_grad_(False)
+    return head

@@ -64,3 +64,11 @@ def contrastive_loss(
     d = (a - b).pow(2).sum(1).clamp_min(1e-12).sqrt()
     y = same.to(d.dtype)
     return (y * d.pow(2) + (1 - y) * (margin - d).clamp_min(0).pow(2)).mean()
+
+
+def cosine_pair_loss(a: torch.Tensor, b: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """SetFit's pair objective: mean of (cos(a_i, b_i) − y_i)² with y = 1 same class, 0 not.
+
+    ``a``, ``b``: (B, d) twin embeddings; ``same``: (B,) 0/1 targets.
+    """
+    return F.mse_loss(F.cosine_similarity(a, b, dim=1), same.to(a.dtype))
