@@ -37,7 +37,7 @@ MANIFEST_VERSION = 2  # 2: raw text examples (examples.json) and a projection he
 SHOTS_NAME = "shots.safetensors"
 EXAMPLES_NAME = "examples.json"
 HEAD_NAME = "head.safetensors"
-FINETUNE_PARTS = ("encoder", "head")
+FINETUNE_PARTS = ("auto", "encoder", "head")
 INDEX_NAME = "index.faiss"
 ENCODER_DIR = "encoder"
 # Rows validated, normalised, averaged or searched at a time: bounds temporary memory for huge
@@ -404,10 +404,12 @@ class FewShotClassifier:
             return list(self._examples.get(label, []))
 
     # ---------------------------------------------------------------------------- adapting
-    def finetune(self, part: str = "encoder", **options: Any) -> Any:
+    def finetune(self, part: str = "auto", **options: Any) -> Any:
         """Adapt the metric space to the registered shots, then rebuild the store.
 
-        ``part="encoder"`` (default) fine-tunes the later transformer blocks of a text encoder
+        ``part="auto"`` (default) picks ``"encoder"`` when the encoder is a text transformer
+        and every class kept its raw examples, else ``"head"`` (precomputed features, image
+        encoders, classifiers loaded from a format-1 save). ``part="encoder"`` fine-tunes the later transformer blocks of a text encoder
         on the registered raw examples (``fewshot.finetune.finetune_text_encoder``; options
         ``loss``, ``layers``, ``epochs``, ``batch_size``, ``lr``, ``seed``, ``progress``, whose
         defaults need no tuning). The classifier takes a fine-tuned copy of the encoder (the
@@ -427,6 +429,8 @@ class FewShotClassifier:
             count = len(self._shots)
             shots = {label: array.copy() for label, array in self._shots.items()}
             examples = {label: list(self._examples.get(label, [])) for label in self._shots}
+        if part == "auto":
+            part = "encoder" if self._encoder_tunable(examples) else "head"
         if part == "encoder":
             options.setdefault("embeddings", shots)  # the frozen start: no extra encoding pass
         if count < 2:
@@ -437,6 +441,18 @@ class FewShotClassifier:
         if part == "head":
             return self._train_head(shots, options)
         return self._finetune_encoder(examples, options)
+
+    def _encoder_tunable(self, examples: dict[Label, list[Any]]) -> bool:
+        """Whether ``finetune(part="encoder")`` applies: a text transformer and every raw example."""
+        from fewshot.finetune import transformer_blocks
+
+        if not isinstance(self.encoder, TorchEncoder) or not all(examples.values()):
+            return False
+        try:
+            transformer_blocks(self.encoder)
+        except InputError:
+            return False
+        return True
 
     def _train_head(self, shots: dict[Label, np.ndarray], options: dict[str, Any]) -> Any:
         from fewshot.heads.projection import train_projection_head

@@ -112,8 +112,24 @@ def test_projection_head_works_on_features() -> None:
     centres = rng.normal(size=(3, 8)).astype(np.float32)
     for c in range(3):
         clf.register(f"c{c}", centres[c] + 0.1 * rng.normal(size=(6, 8)).astype(np.float32))
-    clf.finetune(part="head", episodes=20, progress=False)
+    clf.finetune(episodes=20, progress=False)  # part="auto": no encoder, so the head
+    assert clf.head is not None
     assert clf.predict(centres) == ["c0", "c1", "c2"]
+
+
+def test_finetune_on_an_image_encoder_trains_the_head() -> None:
+    rng = np.random.default_rng(0)
+    glyphs = (rng.random((3, 105, 105)) > 0.9).astype(np.uint8) * 255
+    clf = fewshot.FewShotClassifier("omniglot-conv4")
+    for c in range(3):
+        noisy = [
+            np.where(rng.random((105, 105)) > 0.98, 255 - glyphs[c], glyphs[c]) for _ in range(3)
+        ]
+        clf.register(f"glyph{c}", [g.astype(np.uint8) for g in noisy])
+    encoder = clf.encoder
+    clf.finetune(episodes=20, progress=False)
+    assert clf.head is not None and clf.encoder is encoder  # the image encoder stays as it was
+    assert clf.predict(list(glyphs)) == ["glyph0", "glyph1", "glyph2"]
 
 
 def test_bad_finetune_input_leaves_the_classifier_unchanged(minilm, five) -> None:
@@ -138,7 +154,7 @@ def test_bad_finetune_input_leaves_the_classifier_unchanged(minilm, five) -> Non
     features = fewshot.FewShotClassifier(encoder=None)
     features.register_many({"a": np.eye(4, dtype=np.float32)[:2], "b": np.eye(4)[2:]})
     with pytest.raises(InputError, match=r"precomputed features.*part=.head."):
-        features.finetune()
+        features.finetune(part="encoder")
 
 
 def test_older_snapshot_without_examples_loads_but_cannot_finetune(tmp_path, minilm, five) -> None:
@@ -157,7 +173,9 @@ def test_older_snapshot_without_examples_loads_but_cannot_finetune(tmp_path, min
     assert loaded.predict(texts) == clf.predict(texts)
     assert loaded.examples(loaded.labels[0]) == []
     with pytest.raises(InputError, match="raw examples behind every class"):
-        loaded.finetune()
+        loaded.finetune(part="encoder")
+    loaded.finetune(episodes=20, progress=False)  # part="auto" falls back to the head
+    assert loaded.head is not None and loaded.encoder is not None
 
 
 def test_pair_and_supervised_contrastive_losses() -> None:
