@@ -186,6 +186,16 @@ def save_snapshot(directory: str | os.PathLike[str], write: Callable[[Path], Non
 def current_snapshot(directory: str | os.PathLike[str]) -> Path:
     """The live snapshot folder of a store, named by its ``CURRENT`` pointer."""
     root = Path(directory)
+    pointer_path = root / POINTER_NAME
+    snapshot = root / snapshot_name(root)
+    if not snapshot.is_dir():
+        raise StoreFormatError(f"{pointer_path} points to {snapshot}, which is missing")
+    return snapshot
+
+
+def snapshot_name(directory: str | os.PathLike[str]) -> str:
+    """The snapshot name in a store's ``CURRENT`` pointer; clear errors for non-stores."""
+    root = Path(directory)
     if not root.is_dir():
         raise StoreFormatError(f"no saved classifier at {root}: the directory does not exist")
     pointer_path = root / POINTER_NAME
@@ -200,10 +210,7 @@ def current_snapshot(directory: str | os.PathLike[str]) -> Path:
     name = pointer.get("snapshot")
     if not isinstance(name, str) or not name.startswith(SNAPSHOT_PREFIX) or "/" in name:
         raise StoreFormatError(f"{pointer_path} names an invalid snapshot: {name!r}")
-    snapshot = root / name
-    if not snapshot.is_dir():
-        raise StoreFormatError(f"{pointer_path} points to {snapshot}, which is missing")
-    return snapshot
+    return name
 
 
 def check_path_argument(directory: object, argument: str = "directory") -> Path:
@@ -222,7 +229,9 @@ def check_path_argument(directory: object, argument: str = "directory") -> Path:
 def reading_store(directory: str | os.PathLike[str]) -> Iterator[Path]:
     """The live snapshot folder, held under a shared lock so no save deletes it while read."""
     root = Path(directory)
-    current_snapshot(root)  # clear errors for missing or foreign directories, before locking
+    # Clear errors for missing or foreign directories before locking; the snapshot itself is
+    # only resolved under the lock (a concurrent save may replace it in between).
+    snapshot_name(root)
     with store_lock(root, exclusive=False):
         yield current_snapshot(root)
 
