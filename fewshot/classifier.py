@@ -14,37 +14,20 @@ import torch
 from fewshot.calibration import ThresholdChoice, pick_threshold
 from fewshot.encoders import Encoder, TorchEncoder, load_encoder
 from fewshot.encoders.base import as_input_list
-from fewshot.encoders.checkpoint import write_checkpoint_files
-from fewshot.errors import InputError, NotReadyError, StoreFormatError, UnknownLabelError
+from fewshot.errors import InputError, NotReadyError, UnknownLabelError
 from fewshot.heads.projection import ProjectionHead
 from fewshot.index import METRICS, VectorStore, as_float32_matrix, normalize_rows
-from fewshot.io import (
-    check_path_argument,
-    read_json,
-    reading_store,
-    save_snapshot,
-    sha256_file,
-    verify_checksums,
-)
+from fewshot.io import check_path_argument, reading_store, save_snapshot
 from fewshot.rwlock import ReadWriteLock
-from fewshot.stores import check_store_name, load_store, make_store
+from fewshot.snapshot import read_snapshot, write_snapshot
+from fewshot.stores import check_store_name, make_store
 
 Label = Union[str, int]  # noqa: UP007  (kept as a runtime alias for isinstance-free docs)
 MODES = ("prototype", "knn")
-MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = "fewshot.classifier"
-MANIFEST_VERSION = 2  # 2: raw text examples (examples.json) and a projection head
-SHOTS_NAME = "shots.safetensors"
-EXAMPLES_NAME = "examples.json"
-HEAD_NAME = "head.safetensors"
 FINETUNE_PARTS = ("auto", "encoder", "head")
-INDEX_NAME = "index.faiss"
-ENCODER_DIR = "encoder"
 # Rows validated, normalised, averaged or searched at a time: bounds temporary memory for huge
 # batches to CHUNK_ROWS×d floats (the input and the N×k result are the only full-size arrays).
 CHUNK_ROWS = 8192
-# Encoders that load_encoder rebuilds exactly from their name (weights ship in packages).
-_REBUILDABLE = {"efficientnet-lite0", "minilm", "omniglot-conv4"}
 
 
 @dataclass(frozen=True)
@@ -630,90 +613,7 @@ class FewShotClassifier:
         """
         root = check_path_argument(directory)
         with self._lock.read():
-            return save_snapshot(root, self._write_snapshot)
-
-    def _encoder_entry(self, folder: Path) -> dict[str, Any] | None:
-        if self.encoder is None:
-            return None
-        spec = self.encoder.spec
-        if (
-            spec.get("name") in _REBUILDABLE
-            and "checkpoint" not in spec
-            and "finetuned" not in spec
-        ):
-            return {"spec": spec}
-        if spec.get("name") == "torchvision" and spec.get("weights") is None:
-            return {"spec": spec}
-        if (
-            isinstance(self.encoder, TorchEncoder)
-            and self.encoder.architecture
-            and self.encoder.preprocess_spec
-        ):
-            (folder / ENCODER_DIR).mkdir()
-            write_checkpoint_files(self.encoder, folder / ENCODER_DIR)
-            return {"checkpoint": ENCODER_DIR, "spec": spec}
-        return {"spec": spec, "saved": False}
-
-    def _write_snapshot(self, folder: Path) -> None:
-        from safetensors.numpy import save_file
-
-        labels = list(self._shots)
-        entries = [
-            {"label": label, "shots": len(self._shots[label]), "ids": self._ids[label].tolist()}
-            for label in labels
-        ]
-        files: list[str] = []
-        if labels:
-            save_file(
-                {"shots": np.concatenate([self._shots[label] for label in labels])},
-                str(folder / SHOTS_NAME),
-            )
-            files.append(SHOTS_NAME)
-        if self._store is not None:
-            self._store.save(folder / INDEX_NAME)
-            files.append(INDEX_NAME)
-        from fewshot.io import write_json_atomic
-
-        examples = None
-        if labels and all(
-            self._examples.get(label) and all(isinstance(x, str) for x in self._examples[label])
-            for label in labels
-        ):  # text only: other inputs (images, tensors) are not saved, and cannot be re-embedded
-            write_json_atomic(folder / EXAMPLES_NAME, [self._examples[label] for label in labels])
-            files.append(EXAMPLES_NAME)
-            examples = EXAMPLES_NAME
-        head = None
-        if self.head is not None:
-            save_file(
-                {k: v.numpy() for k, v in self.head.state_dict().items()}, str(folder / HEAD_NAME)
-            )
-            files.append(HEAD_NAME)
-            head = {"spec": self.head.spec, "weights": HEAD_NAME}
-        encoder = self._encoder_entry(folder)
-        if encoder and encoder.get("checkpoint"):
-            files += [
-                f"{ENCODER_DIR}/{path.name}" for path in sorted((folder / ENCODER_DIR).iterdir())
-            ]
-        from fewshot import __version__
-
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "format_version": MANIFEST_VERSION,
-            "fewshot_version": __version__,
-            "metric": self.metric,
-            "mode": self.mode,
-            "threshold": self.threshold,
-            "n_neighbors": self.n_neighbors,
-            "store": self.store,
-            "dim": self._dim,
-            "next_id": self._next_id,
-            "encoder": encoder,
-            "classes": entries,
-            "examples": examples,  # per class, in the order of "classes" (format 2)
-            "head": head,  # format 2
-            "files": {name: sha256_file(folder / name) for name in files},
-        }
-        write_json_atomic(folder / MANIFEST_NAME, manifest)
+            return save_snapshot(root, lambda folder: write_snapshot(self, folder))
 
     @classmethod
     def load(
@@ -728,127 +628,4 @@ class FewShotClassifier:
         Pass ``encoder=`` to supply (or replace) the encoder, e.g. one that could not be saved.
         """
         with reading_store(check_path_argument(directory)) as folder:
-            return cls._load_snapshot(folder, encoder, encoder_options)
-
-    @classmethod
-    def _load_snapshot(
-        cls, folder: Path, encoder: Encoder | str | None, encoder_options: dict[str, Any]
-    ) -> FewShotClassifier:
-        """Read one snapshot folder (the caller holds the store's shared lock)."""
-        manifest_path = folder / MANIFEST_NAME
-        manifest = read_json(manifest_path, "saved classifier")
-        if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-            raise StoreFormatError(
-                f"{manifest_path} is not a fewshot classifier manifest (foreign file)"
-            )
-        version = manifest.get("format_version")
-        if not isinstance(version, int) or version > MANIFEST_VERSION:
-            raise StoreFormatError(
-                f"{manifest_path} has format_version {version!r}; this fewshot reads up to "
-                f"{MANIFEST_VERSION}: upgrade fewshot to load it"
-            )
-        try:
-            verify_checksums(folder, manifest["files"], "saved classifier")
-            resolved = cls._load_encoder(folder, manifest.get("encoder"), encoder, encoder_options)
-            clf = cls(
-                resolved,
-                metric=manifest["metric"],
-                mode=manifest["mode"],
-                threshold=manifest["threshold"],
-                n_neighbors=manifest["n_neighbors"],
-                store=manifest.get("store", "flat"),
-            )
-            clf._restore(folder, manifest)
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, (InputError, StoreFormatError)):
-                raise
-            raise StoreFormatError(f"{manifest_path} is malformed: {exc!r}") from exc
-        return clf
-
-    @staticmethod
-    def _load_encoder(
-        folder: Path, entry: dict[str, Any] | None, override: Any, options: dict[str, Any]
-    ) -> Encoder | None:
-        if override is not None:
-            return override if isinstance(override, Encoder) else load_encoder(override, **options)
-        if entry is None:
-            return None
-        if entry.get("checkpoint"):
-            return load_encoder(str(folder / entry["checkpoint"]), **options)
-        if entry.get("saved") is False:
-            raise InputError(
-                f"the classifier in {folder.parent} was saved with an encoder that cannot be "
-                f"rebuilt ({entry.get('spec')}); pass it: FewShotClassifier.load(path, encoder=...)"
-            )
-        return load_encoder(entry["spec"], **options)
-
-    def _restore(self, folder: Path, manifest: dict[str, Any]) -> None:
-        from safetensors.numpy import load_file
-
-        dim = manifest["dim"]
-        if self.encoder is not None and dim is not None and self.encoder.dim != dim:
-            raise InputError(
-                f"the encoder gives {self.encoder.dim}-d embeddings; the saved classifier holds {dim}-d"
-            )
-        classes = manifest["classes"]
-        if manifest.get("head"):
-            self.head = _load_head(folder, manifest["head"])
-        if not classes:
-            if dim is not None:
-                self._dim = int(dim)
-            return
-        shots = load_file(str(folder / SHOTS_NAME))["shots"]
-        store = load_store(self.store, folder / INDEX_NAME, int(dim), self.metric)
-        self._dim, self._store, self._next_id = int(dim), store, int(manifest["next_id"])
-        self._label_by_id = np.empty(max(self._next_id, 64), dtype=object)
-        start = 0
-        for entry in classes:
-            label = check_label(entry["label"])
-            count = int(entry["shots"])
-            self._shots[label] = shots[start : start + count].copy()
-            self._ids[label] = np.asarray(entry["ids"], dtype=np.int64)
-            self._label_by_id[self._ids[label]] = label
-            start += count
-        if start != len(shots):
-            raise StoreFormatError(
-                f"{folder / SHOTS_NAME} holds {len(shots)} shots; the manifest lists {start}"
-            )
-        if manifest.get("examples"):
-            examples = read_json(folder / manifest["examples"], "saved classifier examples")
-            if (
-                not isinstance(examples, list)
-                or len(examples) != len(classes)
-                or any(
-                    not isinstance(items, list) or len(items) != int(entry["shots"])
-                    for items, entry in zip(examples, classes)
-                )
-            ):
-                raise StoreFormatError(
-                    f"{folder / manifest['examples']} does not match the classes in the manifest"
-                )
-            for entry, items in zip(classes, examples):
-                self._examples[check_label(entry["label"])] = [str(item) for item in items]
-        stored = np.sort(store.ids())
-        listed = np.sort(np.concatenate(list(self._ids.values())))
-        if not np.array_equal(stored, listed):
-            raise StoreFormatError(
-                f"{folder / INDEX_NAME} does not hold the ids the manifest lists"
-            )
-
-
-def _load_head(folder: Path, entry: dict[str, Any]) -> ProjectionHead:
-    """Rebuild a saved projection head from its spec and safetensors weights (strict)."""
-    from safetensors.torch import load_file
-
-    spec = entry["spec"]
-    if spec.get("type") != "projection":
-        raise StoreFormatError(f"{folder}: unknown head type {spec.get('type')!r}")
-    head = ProjectionHead(int(spec["dim"]))
-    try:
-        head.load_state_dict(load_file(str(folder / entry["weights"])), strict=True)
-    except RuntimeError as exc:
-        raise StoreFormatError(f"{folder / entry['weights']}: {exc}") from exc
-    head.eval()
-    for parameter in head.parameters():
-        parameter.requires_grad_(False)
-    return head
+            return read_snapshot(cls, folder, encoder, encoder_options)
