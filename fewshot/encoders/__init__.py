@@ -90,14 +90,14 @@ def _named(name: str, **options: Any) -> Encoder:
 
 def _from_spec(spec: dict[str, Any], **options: Any) -> Encoder:
     name = spec.get("name")
+    if spec.get("checkpoint"):  # a trained copy: its name may be that of the shipped encoder
+        return load_checkpoint(spec["checkpoint"], **options)
     if name == "torchvision":
         from fewshot.encoders.torchvision_backbone import torchvision_encoder
 
         return torchvision_encoder(spec["arch"], weights=spec.get("weights"), **options)
     if isinstance(name, str) and (name.lower() in _ALIASES or name.lower() in SHIPPED_CHECKPOINTS):
         return load_encoder(name, **options)
-    if spec.get("checkpoint"):
-        return load_checkpoint(spec["checkpoint"], **options)
     raise InputError(f"cannot rebuild an encoder from spec {spec!r}")
 
 

@@ -34,3 +34,22 @@ def test_within_alphabet_accuracy_on_evaluation_alphabets(omniglot_root, cache_d
     report = evaluate(enc, data, list(sampler), sampler.protocol())
     # measured: pixels 12.9%, this encoder 84.8% on these 30 episodes
     assert report["accuracy"]["mean"] > 0.7, report["accuracy"]
+
+
+def test_a_trained_copy_is_rebuilt_from_its_spec_not_the_shipped_weights(tmp_path):
+    import torch
+
+    from fewshot.encoders import save_checkpoint
+
+    copy = fewshot.load_encoder("omniglot-conv4", device="cpu")
+    with torch.no_grad():
+        for parameter in copy.module.parameters():
+            parameter.mul_(1.5)  # a "fine-tuned" copy that keeps the shipped name in its spec
+    save_checkpoint(copy, tmp_path / "tuned")
+    loaded = fewshot.load_encoder(tmp_path / "tuned")
+    assert loaded.spec["name"] == "omniglot-conv4" and "checkpoint" in loaded.spec
+    glyph = [np.eye(105, dtype=np.uint8) * 255]
+    rebuilt = fewshot.load_encoder(loaded.spec)
+    np.testing.assert_allclose(rebuilt.embed(glyph), copy.embed(glyph), rtol=1e-5, atol=1e-6)
+    shipped = fewshot.load_encoder("omniglot-conv4").embed(glyph)
+    assert not np.allclose(rebuilt.embed(glyph), shipped, atol=1e-3)
