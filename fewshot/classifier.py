@@ -113,8 +113,9 @@ class FewShotClassifier:
         self.store = check_store_name(store)
         self._lock = ReadWriteLock()  # queries share it; register/remove take it alone
         self._shots: dict[Label, np.ndarray] = {}  # label → raw embeddings, shots×d
-        # label → the raw inputs behind its shots (only with an encoder): after finetune()
-        # changes the encoder, the store is rebuilt by embedding these again.
+        # label → the raw texts behind its shots (only with an encoder, only str inputs: images
+        # would hold decoded pixels in memory): after finetune() changes the encoder, the store
+        # is rebuilt by embedding these again.
         self._examples: dict[Label, list[Any]] = {}
         self.head: ProjectionHead | None = None  # trained by finetune(part="head")
         self._ids: dict[Label, np.ndarray] = {}  # label → its ids in the store
@@ -259,7 +260,8 @@ class FewShotClassifier:
         with self._lock.write():
             self._add_shots(embedded)
             for label, items in raw.items():
-                self._examples.setdefault(label, []).extend(items)
+                if all(isinstance(item, str) for item in items):
+                    self._examples.setdefault(label, []).extend(items)
 
     def _embed_groups(
         self, batches: dict[Label, Any]
@@ -381,7 +383,7 @@ class FewShotClassifier:
             return self._entry(label).copy()
 
     def examples(self, label: Label) -> list[Any]:
-        """The raw inputs registered for ``label`` (a copy; empty without an encoder)."""
+        """The texts registered for ``label`` (a copy; empty without an encoder or for non-text)."""
         with self._lock.read():
             self._entry(label)
             return list(self._examples.get(label, []))
@@ -412,8 +414,13 @@ class FewShotClassifier:
             count = len(self._shots)
             shots = {label: array.copy() for label, array in self._shots.items()}
             examples = {label: list(self._examples.get(label, [])) for label in self._shots}
+            incomplete = [
+                label
+                for label, array in self._shots.items()
+                if len(self._examples.get(label, ())) != len(array)
+            ]
         if part == "auto":
-            part = "encoder" if self._encoder_tunable(examples) else "head"
+            part = "encoder" if not incomplete and self._encoder_tunable() else "head"
         if part == "encoder":
             options.setdefault("embeddings", shots)  # the frozen start: no extra encoding pass
         if count < 2:
@@ -423,13 +430,20 @@ class FewShotClassifier:
             )
         if part == "head":
             return self._train_head(shots, options)
-        return self._finetune_encoder(examples, options)
+        return self._finetune_encoder(examples, incomplete, options)
 
-    def _encoder_tunable(self, examples: dict[Label, list[Any]]) -> bool:
-        """Whether ``finetune(part="encoder")`` applies: a text transformer and every raw example."""
+    def _has_all_examples(self) -> bool:
+        """Whether every shot's raw text is kept (needed to re-embed after fine-tuning and to save
+        examples); the caller holds the lock."""
+        return all(
+            len(self._examples.get(label, ())) == len(shots) for label, shots in self._shots.items()
+        )
+
+    def _encoder_tunable(self) -> bool:
+        """Whether ``finetune(part="encoder")`` applies to this encoder: a text transformer."""
         from fewshot.finetune import transformer_blocks
 
-        if not isinstance(self.encoder, TorchEncoder) or not all(examples.values()):
+        if not isinstance(self.encoder, TorchEncoder):
             return False
         try:
             transformer_blocks(self.encoder)
@@ -450,7 +464,9 @@ class FewShotClassifier:
             self._rebuild(dict(self._shots))
         return head
 
-    def _finetune_encoder(self, examples: dict[Label, list[Any]], options: dict[str, Any]) -> Any:
+    def _finetune_encoder(
+        self, examples: dict[Label, list[Any]], incomplete: list[Label], options: dict[str, Any]
+    ) -> Any:
         from fewshot.finetune import finetune_text_encoder
 
         if self.encoder is None or not isinstance(self.encoder, TorchEncoder):
@@ -459,11 +475,10 @@ class FewShotClassifier:
                 f"{'holds precomputed features' if self.encoder is None else 'has no torch encoder'}"
                 "; use finetune(part='head'), or build it with FewShotClassifier('minilm')"
             )
-        missing = [label for label, items in examples.items() if not items]
-        if missing:
+        if incomplete:
             raise InputError(
-                f"finetune needs the raw examples behind every class; {len(missing)} class(es) "
-                f"have none (e.g. {missing[0]!r}: loaded from an older save or registered as "
+                f"finetune needs the raw examples behind every class; {len(incomplete)} class(es) "
+                f"lack some (e.g. {incomplete[0]!r}: loaded from an older save or registered as "
                 "non-text inputs). Register them again, or use finetune(part='head')"
             )
         try:
@@ -471,7 +486,12 @@ class FewShotClassifier:
         except TypeError as exc:
             raise InputError(f"finetune(part='encoder'): {exc}") from exc
         with self._lock.write():
-            current = dict(self._examples)  # classes registered during training count too
+            if not self._has_all_examples():
+                raise InputError(
+                    "finetune: classes without raw texts were registered while it trained; "
+                    "nothing was changed. Run finetune() again"
+                )
+            current = {label: self._examples[label] for label in self._shots}  # incl. new ones
             flat = [item for items in current.values() for item in items]
             embedded = as_float32_matrix(tuned.embed(flat), self._dim, "examples")
             shots, start = {}, 0

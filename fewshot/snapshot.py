@@ -71,10 +71,7 @@ def write_snapshot(clf: FewShotClassifier, folder: Path) -> None:
         clf._store.save(folder / INDEX_NAME)
         files.append(INDEX_NAME)
     examples = None
-    if labels and all(
-        clf._examples.get(label) and all(isinstance(x, str) for x in clf._examples[label])
-        for label in labels
-    ):  # text only: other inputs (images, tensors) are not saved, and cannot be re-embedded
+    if labels and clf._has_all_examples():  # texts only: other inputs are never kept
         write_json_atomic(folder / EXAMPLES_NAME, [clf._examples[label] for label in labels])
         files.append(EXAMPLES_NAME)
         examples = EXAMPLES_NAME

@@ -126,6 +126,7 @@ def test_finetune_on_an_image_encoder_trains_the_head() -> None:
             np.where(rng.random((105, 105)) > 0.98, 255 - glyphs[c], glyphs[c]) for _ in range(3)
         ]
         clf.register(f"glyph{c}", [g.astype(np.uint8) for g in noisy])
+    assert clf.examples("glyph0") == []  # decoded images are not kept in memory
     encoder = clf.encoder
     clf.finetune(episodes=20, progress=False)
     assert clf.head is not None and clf.encoder is encoder  # the image encoder stays as it was
