@@ -161,7 +161,7 @@ def training(ds, images, meta, steps: int, repeats: int, ops: bool = False) -> d
     cfg = TrainConfig(data_root="", out="", augment=False, device="cpu", n_way=n, k_shot=k,
                       q_query=q)  # fmt: skip
     torch.manual_seed(0)
-    ours_model, _ = build_model(cfg)
+    ours_model, _, _, _ = build_model(cfg)
     theirs_model = copy.deepcopy(ours_model)  # same weights, NCHW as a plain loop keeps them
     ours_model = ours_model.to(memory_format=torch.channels_last)
     head = PrototypicalHead("sqeuclidean")
