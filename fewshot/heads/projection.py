@@ -90,7 +90,6 @@ def train_projection_head(
         raise ValueError(f"shots have different dimensions {sorted(dims)}")
     data = [torch.from_numpy(np.asarray(shots_by_label[label], np.float32)) for label in eligible]
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
     head = ProjectionHead(dims.pop())
     metric = PrototypicalHead("cosine", scale=10.0, learn_scale=True)
     optimizer = torch.optim.Adam([*head.parameters(), *metric.parameters()], lr=lr)
