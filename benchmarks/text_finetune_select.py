@@ -2,11 +2,13 @@
 
 Each configuration fine-tunes MiniLM on the fixed 10-shot subsets of BANKING77 (all 77 intents)
 and of CLINC150 (every third intent, 50, to fit the CPU) and scores nearest-prototype accuracy
-on held-out validation data: for CLINC150 its official val split (10 per intent, seeded), for
-BANKING77 (which has no val split) 10 per intent drawn (seed 0) from train minus the shots.
+on held-out validation data: for CLINC150 its official val split (``--val-per-intent`` per
+intent, seeded), for BANKING77 (which has no val split) as many per intent drawn (seed 0) from
+train minus the shots. ``--seeds`` repeats each configuration with several finetune() seeds.
 
     python benchmarks/text_finetune_select.py
-    python benchmarks/text_finetune_select.py --configs cosine-softmax:2:3:1e-4 pairs:2:1:5e-5
+    python benchmarks/text_finetune_select.py --configs cosine-softmax:2:2:2e-4 \
+        cosine-softmax:6:3:1e-4 --seeds 0 1 --val-per-intent 20 --name text_finetune_select_confirm
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ def held_out(ds: IntentDataset, shots: TextSplit, per_label: int, seed: int) -> 
     return TextSplit(tuple(texts), tuple(labels))
 
 
-def tasks(root: str | None) -> dict[str, tuple[TextSplit, TextSplit]]:
-    """name → (10-shot training subset, validation split)."""
+def tasks(root: str | None, per_label: int = 10) -> dict[str, tuple[TextSplit, TextSplit]]:
+    """name → (10-shot training subset, validation split of ``per_label`` per intent)."""
     banking, clinc = load_banking77(root), load_clinc150(root)
     keep = set(clinc.intents[::3])
     rows = [
@@ -60,8 +62,8 @@ def tasks(root: str | None) -> dict[str, tuple[TextSplit, TextSplit]]:
     clinc_shots = TextSplit(tuple(t for t, _ in rows), tuple(y for _, y in rows))
     banking_shots = banking.few_shot[10]
     return {
-        "banking77": (banking_shots, held_out(banking, banking_shots, 10, seed=0)),
-        "clinc150-50": (clinc_shots, held_out(clinc, clinc_shots, 10, seed=0)),
+        "banking77": (banking_shots, held_out(banking, banking_shots, per_label, seed=0)),
+        "clinc150-50": (clinc_shots, held_out(clinc, clinc_shots, per_label, seed=0)),
     }
 
 
@@ -76,7 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--configs", nargs="+", default=DEFAULT_CONFIGS, help="loss:layers:epochs:lr"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="finetune() seeds")
+    parser.add_argument(
+        "--val-per-intent",
+        type=int,
+        default=10,
+        help="validation utterances per intent (CLINC150 has 20 per intent in val)",
+    )
+    parser.add_argument("--name", default="text_finetune_select", help="results JSON name")
     parser.add_argument(
         "--tasks",
         nargs="+",
@@ -90,21 +99,28 @@ def main(argv: list[str] | None = None) -> None:
 
     def save() -> Path:  # after every row, so an interrupted sweep keeps what it measured
         return write_json(
-            "text_finetune_select",
+            args.name,
             {"command": command, "protocol": __doc__.split("\n\n")[1], "rows": rows},
         )
 
-    for name, (shots, val) in tasks(args.data).items():
+    for name, (shots, val) in tasks(args.data, args.val_per_intent).items():
         if name not in args.tasks:
             continue
         clf = fewshot.FewShotClassifier(encoder)
         clf.register_many(shots.by_label())
         rows.append(
-            {"task": name, "config": "frozen", "val_accuracy": score(clf, val), "minutes": 0.0}
+            {
+                "task": name,
+                "config": "frozen",
+                "seed": None,
+                "val_size": len(val),
+                "val_accuracy": score(clf, val),
+                "minutes": 0.0,
+            }
         )
         print(rows[-1], flush=True)
         save()
-        for config in args.configs:
+        for config, seed in [(c, s) for c in args.configs for s in args.seeds]:
             loss, layers, epochs, lr = config.split(":")
             start = time.perf_counter()
             clf = fewshot.FewShotClassifier(encoder)
@@ -114,20 +130,22 @@ def main(argv: list[str] | None = None) -> None:
                 layers=int(layers),
                 epochs=int(epochs),
                 lr=float(lr),
-                seed=args.seed,
+                seed=seed,
                 progress=False,
             )
             rows.append(
                 {
                     "task": name,
                     "config": config,
+                    "seed": seed,
+                    "val_size": len(val),
                     "val_accuracy": score(clf, val),
                     "minutes": (time.perf_counter() - start) / 60,
                 }
             )
             print(rows[-1], flush=True)
             save()
-    print_table(rows, ["task", "config", "val_accuracy", "minutes"])
+    print_table(rows, ["task", "config", "seed", "val_size", "val_accuracy", "minutes"])
     path = save()
     print(f"wrote {path}")
 

@@ -14,11 +14,20 @@ run adds both encodings, so it is what one end-to-end run would cost.
 
     python benchmarks/text_methods.py --quick     # 3 draws frozen/head, 1 draw finetune
     python benchmarks/text_methods.py             # 5 draws everywhere (hours on 2 busy cores)
+
+Each run rewrites its JSON after every result (``"partial": true`` until it ends). On two
+cores, one process per dataset with one thread each, then ``--combine``, is faster:
+
+    python benchmarks/text_methods.py --datasets banking77 --threads 1 --name text_methods_b77
+    python benchmarks/text_methods.py --datasets clinc150 --threads 1 --name text_methods_clinc
+    python benchmarks/text_methods.py --combine benchmarks/results/text_methods_b77.json \
+        benchmarks/results/text_methods_clinc.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -146,9 +155,11 @@ def run_dataset(
     draws: int,
     finetune_draws: int,
     rejections: list[Rejection],
-) -> list[Run]:
-    """Every method × K × draw on one dataset; CLINC150's OOS rows on draw 0."""
-    runs: list[Run] = []
+    runs: list[Run],
+    on_result: Any = lambda: None,
+) -> None:
+    """Every method × K × draw on one dataset, appended to ``runs``; CLINC150's OOS rows on
+    draw 0. ``on_result()`` is called after each run, so a long sweep saves as it goes."""
     with Timer() as encoding:
         test = encoder.embed(ds.test.texts)
     cache: dict[str, np.ndarray] = {}
@@ -198,6 +209,7 @@ def run_dataset(
                     )
                 )
                 print(f"  {runs[-1]}", flush=True)
+                on_result()
                 if ds.name == "clinc150" and index == 0 and (method, k) in OOS_CELLS:
 
                     def embed(texts: tuple[str, ...], method: str = method) -> Any:
@@ -205,7 +217,7 @@ def run_dataset(
 
                     rejections.append(rejection(method, clf, k, answer, embed, ds))
                     print(f"  {rejections[-1]}", flush=True)
-    return runs
+                    on_result()
 
 
 def summarise(runs: list[Run]) -> list[dict[str, Any]]:
@@ -256,26 +268,87 @@ def main(argv: list[str] | None = None) -> None:
         "--quick", action="store_true", help="3 draws for frozen/head, 1 (fixed subset) finetune"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch and FAISS threads")
+    parser.add_argument("--name", help="results JSON name (default text_methods[_quick])")
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="JSON",
+        help="print one table from result files of separate runs (e.g. one per dataset)",
+    )
     args = parser.parse_args(argv)
     draws = args.draws or (3 if args.quick else 5)
     finetune_draws = args.finetune_draws or (1 if args.quick else draws)
+
+    command = " ".join(["python benchmarks/text_methods.py", *(argv or sys.argv[1:])])
+    name = args.name or ("text_methods_quick" if args.quick else "text_methods")
+    if args.combine:
+        runs, rejections, commands = [], [], []
+        for path in args.combine:
+            part = json.loads(Path(path).read_text())
+            runs += [Run(**r) for r in part["runs"]]
+            rejections += [Rejection(**r) for r in part["out_of_scope"]]
+            commands.append(part["command"])
+        report(runs, rejections, name, command, {"combined": commands, "threads": None})
+        return
 
     threads = fewshot.set_num_threads(args.threads)
     encoder = fewshot.load_encoder("minilm")
     loaders = {"banking77": load_banking77, "clinc150": load_clinc150}
     runs: list[Run] = []
     rejections: list[Rejection] = []
-    for name in args.datasets:
-        print(f"{name}:", flush=True)
-        runs += run_dataset(
-            loaders[name](args.data),
+    extra = {"encoder": encoder.spec, "threads": threads}
+
+    def save_partial() -> None:
+        save(runs, rejections, name, command, {**extra, "partial": True})
+
+    for dataset in args.datasets:
+        print(f"{dataset}:", flush=True)
+        run_dataset(
+            loaders[dataset](args.data),
             encoder,
             args.methods,
             args.shots,
             draws,
             finetune_draws,
             rejections,
+            runs,
+            save_partial,
         )
+    report(runs, rejections, name, command, extra)
+
+
+def save(
+    runs: list[Run],
+    rejections: list[Rejection],
+    name: str,
+    command: str,
+    extra: dict[str, Any],
+) -> Path:
+    """benchmarks/results/<name>.json: the summary, every run and the OOS rows."""
+    return write_json(
+        name,
+        {
+            "command": command,
+            **extra,
+            "finetune_defaults": __import__("fewshot.finetune").finetune.DEFAULTS,
+            "protocol": "draw 0 = fixed K-shot subset, draw i = IntentDataset.k_shot(K, seed=i); "
+            "all intents; full in-scope test sets (BANKING77 3,080, CLINC150 4,500); "
+            "finetune(seed=draw), head seed=draw; OOS threshold from CLINC150 val only",
+            "summary": summarise(runs) if runs else [],
+            "runs": [asdict(r) for r in runs],
+            "out_of_scope": [asdict(r) for r in rejections],
+        },
+    )
+
+
+def report(
+    runs: list[Run],
+    rejections: list[Rejection],
+    name: str,
+    command: str,
+    extra: dict[str, Any],
+) -> None:
+    """Print the one table (and the OOS rows) and write the final JSON."""
     rows = summarise(runs)
     columns = ["dataset", "K", "method", "draws", "accuracy", "fixed_subset"]
     columns += ["cpu_min_per_run", "wall_min_per_run", "published", "gap_to_target"]
@@ -291,22 +364,7 @@ def main(argv: list[str] | None = None) -> None:
             for r in rejections
         ]
         print_table(shown, list(asdict(rejections[0])))
-    command = " ".join(["python benchmarks/text_methods.py", *(argv or sys.argv[1:])])
-    path = write_json(
-        "text_methods_quick" if args.quick else "text_methods",
-        {
-            "command": command,
-            "encoder": encoder.spec,
-            "threads": threads,
-            "finetune_defaults": __import__("fewshot.finetune").finetune.DEFAULTS,
-            "protocol": "draw 0 = fixed K-shot subset, draw i = IntentDataset.k_shot(K, seed=i); "
-            "all intents; full in-scope test sets (BANKING77 3,080, CLINC150 4,500); "
-            "finetune(seed=draw), head seed=draw; OOS threshold from CLINC150 val only",
-            "summary": rows,
-            "runs": [asdict(r) for r in runs],
-            "out_of_scope": [asdict(r) for r in rejections],
-        },
-    )
+    path = save(runs, rejections, name, command, extra)
     print(f"\nwrote {path}")
 
 
