@@ -323,18 +323,22 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step, config.lr_gamma)
 
     start, best, history = 0, -1.0, []
+    earlier_seconds, earlier_images = 0.0, 0  # training time and images of resumed-from runs
     state_dir = out / "state"
     if resume and (state_dir / "train_state.json").is_file():
         meta = load_state(state_dir, model, head, optimizer, scheduler)
         start, best, history = meta["episode"], meta["best_val"], meta["history"]
+        earlier_seconds = float(meta.get("train_seconds", 0.0))
+        earlier_images = int(meta.get("images_seen", 0))
     (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
 
     if start == 0 and not history:  # the untrained baseline, so every run shows its gain
         val_acc = validate(model, head, val_images, val_sampler, val_pos, config, frozen)
         history.append({"episode": 0, "val_acc": val_acc, "lr": config.lr, "elapsed_s": 0.0})
         tqdm.write(json.dumps(history[-1]))
+    elapsed_before = history[-1]["elapsed_s"] if history else 0.0  # wall clock carries on
     t0 = time.perf_counter()
-    train_time, images_seen = 0.0, 0
+    train_time, images_seen = earlier_seconds, earlier_images
     set_training(model, True, frozen)
     bar = tqdm(range(start, config.episodes), desc="train", disable=not progress, mininterval=2)
     running = []
@@ -358,7 +362,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         if done % config.val_every == 0 or done == config.episodes or out_of_time:
             val_acc = validate(model, head, val_images, val_sampler, val_pos, config, frozen)
             record = {"episode": done, "val_acc": val_acc, "lr": scheduler.get_last_lr()[0],
-                      "elapsed_s": round(time.perf_counter() - t0, 1)}  # fmt: skip
+                      "elapsed_s": round(elapsed_before + time.perf_counter() - t0, 1)}  # fmt: skip
             history.append(record)
             tqdm.write(json.dumps(record))
             if val_acc > best:
@@ -366,7 +370,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
                 info = {"episode": done, "val_acc": val_acc}
                 save_encoder(model, architecture, kwargs, config, out / "best", info)
             save_state(state_dir, model, head, optimizer, scheduler, done,
-                       {"best_val": best, "history": history})  # fmt: skip
+                       {"best_val": best, "history": history, "train_seconds": train_time,
+                        "images_seen": images_seen})  # fmt: skip
         if out_of_time:
             stopped_early = done < config.episodes
             break
@@ -375,7 +380,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         "best_val_acc": best,
         "episodes_done": history[-1]["episode"] if history else start,
         "stopped_early": stopped_early,
-        "train_seconds": round(train_time, 1),
+        "train_seconds": round(train_time, 1),  # all segments of a resumed run together
         "images_per_second": round(images_seen / train_time, 1) if train_time else None,
         "device": str(device),
         "history": history,

@@ -65,8 +65,12 @@ def test_resume_continues_exactly(omniglot_root, cache_dir, tmp_path):
     train(first, progress=False)
     second = small_config(omniglot_root, cache_dir, tmp_path / "b", episodes=8, val_every=4,
                           val_episodes=2)  # fmt: skip
+    resumed_from = json.loads((tmp_path / "b" / "summary.json").read_text())
     summary = train(second, resume=True, progress=False)
     assert [h["episode"] for h in summary["history"]] == [0, 4, 8]
+    # training time and wall clock add up across the two segments
+    assert summary["train_seconds"] > resumed_from["train_seconds"] > 0
+    assert summary["history"][-1]["elapsed_s"] >= resumed_from["history"][-1]["elapsed_s"]
     a = load_file(str(tmp_path / "a" / "state" / "train_state.safetensors"))
     b = load_file(str(tmp_path / "b" / "state" / "train_state.safetensors"))
     assert a.keys() == b.keys()
