@@ -286,12 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     command = " ".join(["python benchmarks/text_methods.py", *(argv or sys.argv[1:])])
     name = args.name or ("text_methods_quick" if args.quick else "text_methods")
     if args.combine:
-        runs, rejections, commands = [], [], []
-        for path in args.combine:
-            part = json.loads(Path(path).read_text())
-            runs += [Run(**r) for r in part["runs"]]
-            rejections += [Rejection(**r) for r in part["out_of_scope"]]
-            commands.append(part["command"])
+        runs, rejections, commands = combine([Path(path) for path in args.combine])
         report(runs, rejections, name, command, {"combined": commands, "threads": None})
         return
 
@@ -319,6 +314,36 @@ def main(argv: list[str] | None = None) -> None:
             save_partial,
         )
     report(runs, rejections, name, command, extra)
+
+
+def combine(paths: list[Path]) -> tuple[list[Run], list[Rejection], list[str]]:
+    """Runs, OOS rows and commands of several result files, each run once, in table order.
+
+    A draw that two files both ran (e.g. an OOS-only run repeating draw 0) counts once; the
+    runs are seeded, so their accuracies must agree, and a disagreement is an error.
+    """
+    by_key: dict[tuple[str, str, int, int], Run] = {}
+    rejections: list[Rejection] = []
+    commands: list[str] = []
+    for path in paths:
+        part = json.loads(path.read_text())
+        if part.get("partial"):
+            raise SystemExit(f"{path} is a partial run; finish it before combining")
+        for row in part["runs"]:
+            run = Run(**row)
+            key = (run.dataset, run.method, run.shots, run.draw)
+            seen = by_key.setdefault(key, run)
+            if abs(seen.accuracy - run.accuracy) > 1e-9:
+                raise SystemExit(f"{path}: {key} scored {run.accuracy}, elsewhere {seen.accuracy}")
+        rejections += [Rejection(**row) for row in part["out_of_scope"]]
+        commands.append(part["command"])
+    datasets = ["banking77", "clinc150"]
+    runs = sorted(
+        by_key.values(),
+        key=lambda r: (datasets.index(r.dataset), r.shots, METHODS.index(r.method), r.draw),
+    )
+    rejections.sort(key=lambda r: (METHODS.index(r.method), r.shots))
+    return runs, rejections, commands
 
 
 def save(

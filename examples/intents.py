@@ -62,9 +62,9 @@ def main() -> None:
     print(f"frozen MiniLM prototypes: {accuracy(clf, test):.2f}% test accuracy")
 
     start = time.perf_counter()
-    report = clf.finetune(seed=args.seed or 0)  # the later MiniLM blocks, on the shots alone
+    report = clf.finetune(seed=args.seed or 0)  # all 6 MiniLM blocks, on the shots alone
     print(
-        f"finetune ({report.loss}, last {report.layers} blocks, {report.epochs} epochs, "
+        f"finetune ({report.loss}, {report.layers} blocks, {report.epochs} epochs, "
         f"{time.perf_counter() - start:.0f} s): {accuracy(clf, test):.2f}% test accuracy"
     )
 

@@ -1,5 +1,5 @@
-"""finetune(): the encoder path (MiniLM's later blocks) and the projection head, on a small real
-CLINC150 subset; their save/load round trips, rejection after fine-tuning, and bad input."""
+"""finetune(): the encoder path (MiniLM's blocks, defaults) and the projection head, on a small
+real CLINC150 subset; their save/load round trips, rejection after fine-tuning, and bad input."""
 
 from __future__ import annotations
 
