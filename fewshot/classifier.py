@@ -394,7 +394,8 @@ class FewShotClassifier:
 
         ``part="auto"`` (default) picks ``"encoder"`` when the encoder is a text transformer
         and every class kept its raw examples, else ``"head"`` (precomputed features, image
-        encoders, classifiers loaded from a format-1 save). ``part="encoder"`` fine-tunes the later transformer blocks of a text encoder
+        encoders, classifiers loaded from a format-1 save). ``part="encoder"`` fine-tunes the
+        transformer blocks of a text encoder (all of them by default, or the last ``layers``)
         on the registered raw examples (``fewshot.finetune.finetune_text_encoder``; options
         ``loss``, ``layers``, ``epochs``, ``batch_size``, ``lr``, ``seed``, ``progress``, whose
         defaults need no tuning). The classifier takes a fine-tuned copy of the encoder (the

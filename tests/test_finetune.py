@@ -53,6 +53,7 @@ def test_finetune_changes_the_encoder_copy_and_keeps_predicting(minilm, five, tu
     assert np.allclose(minilm.embed(five["shots"][clf.labels[0]]), before[:5], atol=1e-5)
     assert clf.threshold is None  # scores moved: the old threshold is dropped
     assert report.examples == 25 and report.labels == 5 and report.steps >= 2
+    assert report.layers == 6  # the default trains every MiniLM block
     assert not any(p.requires_grad for p in clf.encoder.module.parameters())
     assert not clf.encoder.module.training
     assert accuracy(clf, five["test"]) >= 0.9
@@ -147,6 +148,10 @@ def test_bad_finetune_input_leaves_the_classifier_unchanged(minilm, five) -> Non
         clf.finetune(loss="magic")
     with pytest.raises(InputError, match="unexpected keyword"):
         clf.finetune(epoch=3)
+    with pytest.raises(InputError, match=r"layers must be at most 6"):
+        clf.finetune(layers=7)
+    with pytest.raises(InputError, match=r"layers must be an int >= 1"):
+        clf.finetune(layers=0)
     with pytest.raises(InputError, match="part must be one of"):
         clf.finetune(part="everything")
     assert clf.encoder is minilm and clf.threshold == 0.4 and clf.head is None
