@@ -22,6 +22,7 @@ SCRIPTS = [
     "ivf_vs_flat",
     "vs_learn2learn",
     "maml_vs_protonet",
+    "omniglot_tables",
 ]
 #: Accuracy runs that train a model: in full mode only (their quick mode alone takes ~3 min).
 FULL_ONLY = {"maml_vs_protonet"}

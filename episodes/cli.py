@@ -141,8 +141,8 @@ def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
 def run_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from episodes.evaluate import evaluate, format_result, pixel_encoder, write_report
-    from episodes.sampler import EpisodeSampler, load_manifest, save_manifest
+    from episodes.evaluate import format_result, pixel_encoder, write_report
+    from episodes.protocols import score_setting
     from fewshot.data.omniglot import Omniglot
     from fewshot.encoders import load_encoder
 
@@ -159,25 +159,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         fit = encoder.embed(list(base.images(np.sort(pick))), batch_size=args.batch_size)
     combos = [(w, s) for w in args.ways for s in args.shots]
     for n_way, k_shot in combos:
-        sampler = EpisodeSampler(
-            data.labels, n_way, k_shot, args.queries, n_episodes=args.episodes, seed=args.seed,
-            class_names=data.class_names, groups=data.class_groups,
-            within_group=args.within_alphabet,
-        )  # fmt: skip
-        manifest = _per_combo(args.manifest, n_way, k_shot, len(combos))
-        if manifest and Path(manifest).is_file():
-            episodes, header = load_manifest(manifest, data.class_names)
-            protocol = header["protocol"]
-        else:
-            episodes, protocol = list(sampler), sampler.protocol()
-            if manifest:
-                save_manifest(sampler, manifest, data.class_names, dataset=data.describe())
-        backbone = encoder.spec.get("architecture") or encoder.spec.get("name")
-        protocol = {**protocol, "split": args.split, "image_size": args.image_size,
-                    "backbone": backbone}  # fmt: skip
-        report = evaluate(
-            encoder, data, episodes, protocol, transform=args.transform, fit_features=fit,
-            batch_size=args.batch_size, head=_head(args.metric),
+        report = score_setting(
+            encoder, data, args.split, args.image_size, n_way, k_shot, args.queries,
+            args.episodes, args.seed, args.within_alphabet, head=_head(args.metric),
+            transform=args.transform, fit_features=fit, batch_size=args.batch_size,
+            manifest=_per_combo(args.manifest, n_way, k_shot, len(combos)),
         )  # fmt: skip
         print(format_result(report), flush=True)
         out = _per_combo(args.out, n_way, k_shot, len(combos))
