@@ -37,6 +37,8 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
     a("--split", default="background", help="training split: background or vinyals-train/-trainval")
     a("--val-split", default=None, help="validation split (default: hold out drawers of --split)")
     a("--holdout-drawers", type=int, default=4, help="drawers per class held out for validation")
+    a("--val-alphabets", type=int, default=0,
+      help="validate on the last N alphabets of --split instead (never trained on)")  # fmt: skip
     a("--image-size", type=int, default=28, help="image side in pixels (28 or 105)")
     a("--no-rotations", action="store_true", help="do not add 90/180/270° rotations as classes")
     a("--backbone", default="conv4", choices=["conv4", "resnet12"], help="network to train")
@@ -95,7 +97,8 @@ def run_train(args: argparse.Namespace) -> int:
         metric=args.metric, n_way=args.ways, k_shot=args.shots, q_query=args.queries,
         episodes=args.episodes, lr=args.lr, lr_step=args.lr_step, lr_gamma=args.lr_gamma,
         within_alphabet=args.within_alphabet, augment=not args.no_augment,
-        holdout_drawers=args.holdout_drawers, val_way=args.val_ways, val_shot=args.val_shots,
+        holdout_drawers=args.holdout_drawers, val_alphabets=args.val_alphabets,
+        val_way=args.val_ways, val_shot=args.val_shots,
         val_query=args.val_queries, val_episodes=args.val_episodes, val_every=args.val_every,
         val_within_alphabet=not args.val_across,
         seed=args.seed, device=args.device, amp=not args.no_amp, threads=args.threads,

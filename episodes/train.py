@@ -44,7 +44,9 @@ class TrainConfig:
     trains only a linear projection to that many dimensions (see ``episodes.transfer``).
     ``holdout_drawers``: when ``val_split`` is None, the last drawers of every training class
     are held out for validation (new drawings of known characters; no evaluation alphabet is
-    ever read). ``within_alphabet``: the fraction of training episodes whose classes all come
+    ever read). ``val_alphabets``: instead, hold out the last N alphabets of ``split`` (in
+    alphabetical order, unrotated) and validate on their characters, which training never
+    sees: the selection signal for new alphabets. ``within_alphabet``: the fraction of training episodes whose classes all come
     from one alphabet.
     """
 
@@ -68,6 +70,7 @@ class TrainConfig:
     within_alphabet: float = 0.0
     augment: bool = True
     holdout_drawers: int = 4
+    val_alphabets: int = 0
     val_way: int = 20
     val_shot: int = 1
     val_query: int = 3
@@ -128,6 +131,40 @@ def _subset_sampler(
         class_names=dataset.class_names, groups=dataset.class_groups, within_group=within,
     )  # fmt: skip
     return sampler, positions
+
+
+def validation_split(
+    config: TrainConfig, train_set: Omniglot, data_kw: dict[str, Any]
+) -> tuple[Omniglot, np.ndarray, np.ndarray]:
+    """Where validation episodes come from: ``(val_set, train_keep, val_keep)``, boolean masks
+    over ``train_set`` and ``val_set`` of the examples each side may use (``val_split``, held-out
+    alphabets, or held-out drawers, in that order of precedence)."""
+    if config.val_split:
+        val_set = Omniglot(config.data_root, config.val_split, **data_kw)
+        train_keep = np.ones(len(train_set), bool)
+        val_keep = np.ones(len(val_set), bool)
+    elif config.val_alphabets:
+        if config.split.startswith("vinyals"):
+            raise ValueError("train: `val_alphabets` holds out alphabets of background; the "
+                             "Vinyals splits have their own `val_split`")  # fmt: skip
+        names = sorted(set(train_set.class_groups))
+        if not 0 < config.val_alphabets < len(names):
+            raise ValueError(
+                f"train: `val_alphabets` must be in 1..{len(names) - 1} (split {config.split!r} "
+                f"has {len(names)} alphabets), got {config.val_alphabets}"
+            )
+        held = set(names[-config.val_alphabets :])
+        held_class = np.array([g in held for g in train_set.class_groups])
+        val_set = train_set
+        train_keep = ~held_class[train_set.labels]
+        val_keep = held_class[train_set.labels] & (train_set.rotation == 0)
+    else:
+        if not 0 < config.holdout_drawers < 20:
+            raise ValueError("train: `holdout_drawers` must be in 1..19 when val_split is None")
+        val_set = train_set
+        train_keep = train_set.drawers <= 20 - config.holdout_drawers
+        val_keep = ~train_keep
+    return val_set, train_keep, val_keep
 
 
 def build_model(
@@ -287,16 +324,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         train_set = Omniglot(config.data_root, config.split, **data_kw)
     else:
         train_set = Omniglot(config.data_root, config.split, rotations=rotations, **data_kw)
-    if config.val_split:
-        val_set = Omniglot(config.data_root, config.val_split, **data_kw)
-        train_keep = np.ones(len(train_set), bool)
-        val_keep = np.ones(len(val_set), bool)
-    else:
-        if not 0 < config.holdout_drawers < 20:
-            raise ValueError("train: `holdout_drawers` must be in 1..19 when val_split is None")
-        val_set = train_set
-        train_keep = train_set.drawers <= 20 - config.holdout_drawers
-        val_keep = ~train_keep
+    val_set, train_keep, val_keep = validation_split(config, train_set, data_kw)
     sampler, train_pos = _subset_sampler(
         train_set, train_keep, config.n_way, config.k_shot, config.q_query, config.episodes,
         config.seed, config.within_alphabet,

@@ -82,3 +82,24 @@ def test_holdout_drawers_validated(omniglot_root, cache_dir, tmp_path):
     cfg = small_config(omniglot_root, cache_dir, tmp_path, holdout_drawers=0)
     with pytest.raises(ValueError, match="holdout_drawers"):
         train(cfg, progress=False)
+
+
+def test_val_alphabets_hold_out_whole_alphabets(omniglot_root, cache_dir, tmp_path):
+    """Validation on alphabets training never sees, unrotated; training keeps the rest."""
+    from episodes.train import validation_split
+    from fewshot.data.omniglot import Omniglot
+
+    cfg = small_config(omniglot_root, cache_dir, tmp_path, val_alphabets=2)
+    data = Omniglot(omniglot_root, "background", image_size=28, rotations=(0, 90, 180, 270),
+                    alphabets=ALPHABETS, cache_dir=cache_dir)  # fmt: skip
+    val_set, train_keep, val_keep = validation_split(cfg, data, {})
+    assert val_set is data and not (train_keep & val_keep).any()
+    alphabet = np.array(data.class_groups)[data.labels]
+    assert set(alphabet[val_keep]) == {"Korean", "Latin"}  # the last two, alphabetically
+    assert set(alphabet[train_keep]) == {"Braille", "Futurama", "Greek"}
+    assert (data.rotation[val_keep] == 0).all() and set(data.rotation[train_keep]) == {0, 1, 2, 3}
+    assert val_keep.sum() == (np.isin(alphabet, ["Korean", "Latin"]) & (data.rotation == 0)).sum()
+    for bad in (5, -1):
+        with pytest.raises(ValueError, match="val_alphabets"):
+            validation_split(small_config(omniglot_root, cache_dir, tmp_path, val_alphabets=bad),
+                             data, {})  # fmt: skip
