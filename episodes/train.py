@@ -46,8 +46,8 @@ class TrainConfig:
     are held out for validation (new drawings of known characters; no evaluation alphabet is
     ever read). ``val_alphabets``: instead, hold out the last N alphabets of ``split`` (in
     alphabetical order, unrotated) and validate on their characters, which training never
-    sees: the selection signal for new alphabets. ``within_alphabet``: the fraction of training episodes whose classes all come
-    from one alphabet.
+    sees: the selection signal for new alphabets. ``within_alphabet``: the fraction of training
+    episodes whose classes all come from one alphabet.
     """
 
     data_root: str
@@ -124,11 +124,14 @@ def _subset_sampler(
     dataset: Omniglot, keep: np.ndarray, n_way: int, k_shot: int, q_query: int,
     n_episodes: int, seed: int, within: float | bool,
 ) -> tuple[EpisodeSampler, np.ndarray]:  # fmt: skip
-    """A sampler over the examples ``keep`` (dataset indices); returns it and the index map."""
+    """A sampler over the examples ``keep`` (dataset indices); returns it and the index map.
+    Classes with no kept example (a held-out alphabet) are left out, not reported as empty."""
     positions = np.flatnonzero(keep)
+    present, labels = np.unique(dataset.labels[positions], return_inverse=True)
     sampler = EpisodeSampler(
-        dataset.labels[positions], n_way, k_shot, q_query, n_episodes=n_episodes, seed=seed,
-        class_names=dataset.class_names, groups=dataset.class_groups, within_group=within,
+        labels, n_way, k_shot, q_query, n_episodes=n_episodes, seed=seed,
+        class_names=[dataset.class_names[c] for c in present],
+        groups=[dataset.class_groups[c] for c in present], within_group=within,
     )  # fmt: skip
     return sampler, positions
 

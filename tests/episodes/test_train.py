@@ -103,3 +103,12 @@ def test_val_alphabets_hold_out_whole_alphabets(omniglot_root, cache_dir, tmp_pa
         with pytest.raises(ValueError, match="val_alphabets"):
             validation_split(small_config(omniglot_root, cache_dir, tmp_path, val_alphabets=bad),
                              data, {})  # fmt: skip
+
+
+def test_training_with_held_out_alphabets_runs_and_records_it(omniglot_root, cache_dir, tmp_path):
+    cfg = small_config(omniglot_root, cache_dir, tmp_path, val_alphabets=2, episodes=4,
+                       val_every=4, val_episodes=3)  # fmt: skip
+    summary = train(cfg, progress=False)
+    assert [h["episode"] for h in summary["history"]] == [0, 4]
+    saved = json.loads((tmp_path / "best" / "encoder.json").read_text())
+    assert saved["extra"]["training"]["val_alphabets"] == 2
