@@ -157,10 +157,10 @@ def validation_split(
                 f"has {len(names)} alphabets), got {config.val_alphabets}"
             )
         held = set(names[-config.val_alphabets :])
-        held_class = np.array([g in held for g in train_set.class_groups])
+        held_out = np.array([g in held for g in train_set.class_groups])[train_set.labels]
         val_set = train_set
-        train_keep = ~held_class[train_set.labels]
-        val_keep = held_class[train_set.labels] & (train_set.rotation == 0)
+        train_keep = ~held_out
+        val_keep = held_out & (train_set.rotation == 0)
     else:
         if not 0 < config.holdout_drawers < 20:
             raise ValueError("train: `holdout_drawers` must be in 1..19 when val_split is None")
