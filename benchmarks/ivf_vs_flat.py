@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import interleaved_medians, load_average, print_table, write_json
-from fewshot.index import FlatStore
+from fewshot.stores import FlatStore
 from fewshot.stores.ivf import IVFStore
 
 COLUMNS = ["stored", "dim", "nlist", "nprobe", "batch", "flat_ms", "ivf_ms", "speedup"]
@@ -50,10 +50,10 @@ def measure(n: int, dim: int, classes: int, repeats: int, nprobes: list[int]) ->
     ids = np.arange(n, dtype=np.int64)
     per_class = n // classes
     flat = FlatStore(dim)
-    flat.add(ids, vectors)
+    flat.add(vectors, ids)
     start = time.perf_counter()
     approx = IVFStore(dim, train_at=n)
-    approx.add(ids, vectors)
+    approx.add(vectors, ids)
     build_s = time.perf_counter() - start
     del vectors
     _, exact = flat.search(queries, 10)

@@ -359,7 +359,7 @@ def save(
         {
             "command": command,
             **extra,
-            "finetune_defaults": __import__("fewshot.finetune").finetune.DEFAULTS,
+            "finetune_defaults": __import__("fewshot.adapt").adapt.DEFAULTS,
             "protocol": "draw 0 = fixed K-shot subset, draw i = IntentDataset.k_shot(K, seed=i); "
             "all intents; full in-scope test sets (BANKING77 3,080, CLINC150 4,500); "
             "finetune(seed=draw), head seed=draw; OOS threshold from CLINC150 val only",

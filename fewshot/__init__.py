@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from fewshot import _openmp  # noqa: F401  (first: OpenMP's wait policy, before torch loads)
 from fewshot.calibration import ThresholdChoice, pick_threshold
 from fewshot.classifier import FewShotClassifier, QueryResult
@@ -29,6 +27,7 @@ from fewshot.errors import (
     UnknownLabelError,
 )
 from fewshot.runtime import set_num_threads, worker_init_fn
+from fewshot.version import __version__
 
 __all__ = [
     "Encoder",

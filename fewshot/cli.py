@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from fewshot.classifier import MODES, FewShotClassifier
+from fewshot.durable import POINTER_NAME
 from fewshot.encoders.text import TextEncoder
 from fewshot.errors import FewShotError, InputError
-from fewshot.index import METRICS
-from fewshot.io import POINTER_NAME
+from fewshot.metrics import METRICS
 
 
 def _read_inputs(clf: FewShotClassifier, values: Sequence[str], from_file: str | None) -> Any:
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     register.add_argument(
         "--metric",
-        choices=METRICS,
+        choices=tuple(METRICS),
         default="cosine",
         help="similarity for a new store (default: cosine)",
     )

@@ -1,7 +1,7 @@
 """Process-wide settings for torch and FAISS: OpenMP wait policy, thread pools, BLAS threshold.
 
 Defaults, chosen from ``benchmarks/threads.py`` on the 2-core development machine (which other
-processes load most of the time; see benchmarks/RESULTS.md for the numbers):
+processes load most of the time; the README's "Speed and memory" section has the numbers):
 
 * ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it, applied by ``fewshot._openmp`` only when
   fewshot is imported before torch (OpenMP reads it once, when torch first loads it). With the runtime's default busy-waiting,
@@ -24,6 +24,8 @@ import torch  # imported before faiss on purpose: then both share one OpenMP run
 
 import faiss
 import numpy as np
+
+from fewshot.errors import InputError
 
 # Queries per search from which BLAS (matrix-matrix products) beats FAISS's SIMD loops here:
 # 1 query × 10⁴ × 1280-d took 2.3 ms without BLAS and 10.4 ms with it; 32 queries × 64-d took
@@ -53,6 +55,18 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
         faiss.omp_set_num_threads(threads)
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``/``"auto"`` picks CUDA when available, else CPU; anything else is passed to torch."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:0'"
+        ) from exc
+
+
 def wait_policy() -> str:
     """The OpenMP wait policy this process runs with ("PASSIVE", "ACTIVE" or "default")."""
     return os.environ.get("OMP_WAIT_POLICY", "default").upper()
@@ -73,9 +87,11 @@ def set_num_threads(n: int | None = None) -> int:
     torch was imported first with busy-waiting and other processes load the machine; in
     DataLoader workers, always 1 (a forked FAISS search can hang).
     """
-    threads = available_cpus() if n is None else int(n)
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
+        raise InputError(f"set_num_threads: n must be an int >= 1 or None, got {n!r}")
+    threads = available_cpus() if n is None else n
     if threads < 1:
-        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+        raise InputError(f"set_num_threads: n must be an int >= 1, got {n!r}")
     torch.set_num_threads(threads)
     faiss.omp_set_num_threads(threads)
     return threads

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from fewshot import FewShotClassifier
-from fewshot.classifier import CHUNK_ROWS
+from fewshot.classifier.inputs import CHUNK_ROWS
 from fewshot.cli import main
 from fewshot.errors import InputError, NotReadyError, StoreFormatError, UnknownLabelError
 

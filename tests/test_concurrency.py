@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 
 from fewshot import FewShotClassifier
-from fewshot.rwlock import ReadWriteLock
+from fewshot.classifier.rwlock import ReadWriteLock
 
 DIM = 16
 THREADS = 8

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from fewshot import FewShotClassifier
-from fewshot.io import POINTER_NAME, current_snapshot
+from fewshot.durable import POINTER_NAME, current_snapshot
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -22,8 +22,8 @@ from fewshot.data import (
 )
 from fewshot.data.intents import BANKING77_FILES, CLINC150_FILES
 from fewshot.data.sources import RemoteFile
+from fewshot.durable import sha256_file
 from fewshot.errors import FewShotError, InputError
-from fewshot.io import sha256_file
 
 ROOT = sources.REPO_DATA_ROOT
 

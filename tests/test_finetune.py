@@ -12,8 +12,7 @@ import torch
 
 import fewshot
 from fewshot.errors import InputError
-from fewshot.heads.contrastive import supervised_contrastive_loss
-from fewshot.heads.siamese import cosine_pair_loss
+from fewshot.heads.losses import cosine_pair_loss, supervised_contrastive_loss
 
 FAST = {"epochs": 2, "progress": False, "seed": 0}
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fewshot.errors import InputError, StoreFormatError
-from fewshot.index import FlatStore, VectorStore
+from fewshot.stores import FlatStore, VectorStore
 
 rng = np.random.default_rng(0)
 
@@ -15,7 +15,7 @@ def test_cosine_search_matches_numpy_brute_force():
     vectors = rng.normal(size=(500, 32)).astype(np.float32)
     queries = rng.normal(size=(40, 32)).astype(np.float32)
     store = FlatStore(32, "cosine")
-    store.add(np.arange(100, 600), vectors)
+    store.add(vectors, np.arange(100, 600))
     scores, ids = store.search(queries, 5)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     expected = (queries / np.linalg.norm(queries, axis=1, keepdims=True)) @ unit.T
@@ -28,7 +28,7 @@ def test_cosine_search_matches_numpy_brute_force():
 def test_euclidean_scores_are_negative_squared_distances():
     vectors = rng.normal(size=(50, 8)).astype(np.float32)
     store = FlatStore(8, "euclidean")
-    store.add(np.arange(50), vectors)
+    store.add(vectors, np.arange(50))
     scores, ids = store.search(vectors[:3] + 0.01, 1)
     np.testing.assert_array_equal(ids[:, 0], [0, 1, 2])
     np.testing.assert_allclose(scores[:, 0], -np.full(3, 8 * 0.01**2), rtol=1e-2)
@@ -36,7 +36,7 @@ def test_euclidean_scores_are_negative_squared_distances():
 
 def test_k_beyond_size_gives_minus_one_and_minus_inf():
     store = FlatStore(4)
-    store.add(np.array([7, 9]), np.eye(4, dtype=np.float32)[:2])
+    store.add(np.eye(4, dtype=np.float32)[:2], np.array([7, 9]))
     scores, ids = store.search(np.eye(4, dtype=np.float32)[:1], 4)
     assert ids[0, :2].tolist() == [7, 9] and ids[0, 2:].tolist() == [-1, -1]
     assert np.isneginf(scores[0, 2:]).all()
@@ -44,7 +44,7 @@ def test_k_beyond_size_gives_minus_one_and_minus_inf():
 
 def test_remove_by_id_and_len():
     store = FlatStore(4)
-    store.add(np.array([1, 2, 3]), np.eye(4, dtype=np.float32)[:3])
+    store.add(np.eye(4, dtype=np.float32)[:3], np.array([1, 2, 3]))
     assert store.remove(np.array([2, 42])) == 1
     assert len(store) == 2
     _, ids = store.search(np.eye(4, dtype=np.float32)[1:2], 2)
@@ -54,7 +54,7 @@ def test_remove_by_id_and_len():
 def test_float64_and_non_contiguous_inputs_are_accepted():
     store = FlatStore(4)
     data = np.asfortranarray(rng.normal(size=(6, 4)))
-    store.add(np.arange(6), data)
+    store.add(data, np.arange(6))
     _, ids = store.search(data[::2], 1)
     assert ids[:, 0].tolist() == [0, 2, 4]
 
@@ -70,14 +70,14 @@ def test_float64_and_non_contiguous_inputs_are_accepted():
 def test_bad_vectors_are_refused(bad, message):
     store = FlatStore(4)
     with pytest.raises(InputError, match=message):
-        store.add(np.arange(len(np.atleast_2d(bad))), bad)
+        store.add(bad, np.arange(len(np.atleast_2d(bad))))
     assert len(store) == 0
 
 
 def test_save_and_load_round_trip(tmp_path):
     store = FlatStore(16, "euclidean")
     vectors = rng.normal(size=(20, 16)).astype(np.float32)
-    store.add(np.arange(5, 25), vectors)
+    store.add(vectors, np.arange(5, 25))
     store.save(tmp_path / "i.faiss")
     loaded = FlatStore.load(tmp_path / "i.faiss", 16, "euclidean")
     assert sorted(loaded.ids().tolist()) == list(range(5, 25))

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from fewshot import FewShotClassifier
+from fewshot.durable import current_snapshot
 from fewshot.errors import InputError, StoreFormatError
-from fewshot.io import current_snapshot
 
 rng = np.random.default_rng(2)
 
@@ -182,7 +182,7 @@ def test_interrupted_save_leaves_previous_snapshot_loadable(saved, monkeypatch):
     def explode(path):
         raise OSError("disk full")
 
-    monkeypatch.setattr("fewshot.index.FlatStore.save", lambda self, path: explode(path))
+    monkeypatch.setattr("fewshot.stores.flat.FlatStore.save", lambda self, path: explode(path))
     with pytest.raises(OSError, match="disk full"):
         clf.save(saved)
     monkeypatch.undo()

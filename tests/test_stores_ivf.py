@@ -11,8 +11,7 @@ import pytest
 import fewshot.stores.ivf as ivf
 from fewshot import FewShotClassifier
 from fewshot.errors import InputError
-from fewshot.index import FlatStore, VectorStore
-from fewshot.stores import IVFStore, make_store
+from fewshot.stores import FlatStore, IVFStore, VectorStore, make_store
 
 rng = np.random.default_rng(7)
 
@@ -27,21 +26,21 @@ def filled(metric: str, n: int = 2000, dim: int = 16, train_at: int = 1000) -> t
     vectors = clustered(n, dim)
     ids = np.arange(10, 10 + n)
     store, flat = IVFStore(dim, metric, train_at=train_at), FlatStore(dim, metric)
-    store.add(ids[:500], vectors[:500])
-    store.add(ids[500:], vectors[500:])  # crosses train_at: trains, then holds all 2000
-    flat.add(ids, vectors)
+    store.add(vectors[:500], ids[:500])
+    store.add(vectors[500:], ids[500:])  # crosses train_at: trains, then holds all 2000
+    flat.add(vectors, ids)
     return store, flat, vectors
 
 
 def test_exact_until_train_at_then_trained():
     store = IVFStore(8, train_at=100)
     vectors = clustered(99, 8)
-    store.add(np.arange(99), vectors)
+    store.add(vectors, np.arange(99))
     assert not store.trained and store.nprobe is None
     flat = FlatStore(8)
-    flat.add(np.arange(99), vectors)
+    flat.add(vectors, np.arange(99))
     np.testing.assert_array_equal(store.search(vectors[:5], 3)[1], flat.search(vectors[:5], 3)[1])
-    store.add(np.array([99]), clustered(1, 8))
+    store.add(clustered(1, 8), np.array([99]))
     assert store.trained and len(store) == 100
     assert sorted(store.ids().tolist()) == list(range(100))
     assert isinstance(store, VectorStore)
@@ -83,7 +82,7 @@ def test_remove_by_id_after_training_and_missing_results():
 def test_save_and_load_round_trip(tmp_path, count):
     vectors = clustered(count, 16)
     store = IVFStore(16, train_at=1000, nprobe=3)
-    store.add(np.arange(count), vectors)
+    store.add(vectors, np.arange(count))
     store.save(tmp_path / "index.faiss")
     loaded = IVFStore.load(tmp_path / "index.faiss", 16, "cosine")
     assert loaded.trained == store.trained and loaded.nprobe == store.nprobe

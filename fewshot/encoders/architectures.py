@@ -1,7 +1,12 @@
-"""A registry of network builders by name, so checkpoints rebuild networks without pickle or imports."""
+"""Network builders by name, so a checkpoint rebuilds its network from JSON, never from pickle.
+
+Built-in architectures are one lazy table of ``"module:factory"`` strings, imported only when a
+checkpoint names them; users add their own with ``register_architecture``.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +14,15 @@ from torch import nn
 
 from fewshot.errors import InputError
 
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+BUILTIN: dict[str, str] = {
+    "conv4": "fewshot.encoders.backbones:Conv4",
+    "resnet12": "fewshot.encoders.backbones:ResNet12",
+    "efficientnet-lite0": "fewshot.encoders.image:build_efficientnet_lite0",
+    "minilm": "fewshot.encoders.text:build_minilm",
+    "torchvision": "fewshot.encoders.torchvision_backbone:build_torchvision",
+    "projected": "fewshot.encoders.projected:Projected",
+}
+_USER: dict[str, Callable[..., nn.Module]] = {}
 
 
 def register_architecture(name: str, factory: Callable[..., nn.Module]) -> None:
@@ -18,33 +31,18 @@ def register_architecture(name: str, factory: Callable[..., nn.Module]) -> None:
         raise InputError("register_architecture: `name` must be a non-empty string")
     if not callable(factory):
         raise InputError(f"register_architecture: `factory` for {name!r} must be callable")
-    _BUILDERS[name] = factory
+    _USER[name] = factory
 
 
 def build_architecture(name: str, **kwargs: Any) -> nn.Module:
     """Build the network registered as ``name`` with keyword arguments from a checkpoint."""
-    _ensure_builtin_architectures()
-    if name not in _BUILDERS:
-        known = ", ".join(sorted(_BUILDERS)) or "none"
+    if name in _USER:
+        return _USER[name](**kwargs)
+    if name not in BUILTIN:
+        known = ", ".join(sorted({*BUILTIN, *_USER}))
         raise InputError(
-            f"unknown architecture {name!r} (registered: {known}); call "
+            f"unknown architecture {name!r} (known: {known}); call "
             "fewshot.encoders.register_architecture(name, factory) before loading"
         )
-    return _BUILDERS[name](**kwargs)
-
-
-def registered_architectures() -> list[str]:
-    """Names that ``build_architecture`` accepts."""
-    _ensure_builtin_architectures()
-    return sorted(_BUILDERS)
-
-
-def _ensure_builtin_architectures() -> None:
-    # Importing the modules registers their networks; done lazily to keep import time low.
-    from fewshot.encoders import (  # noqa: F401
-        backbones,
-        image,
-        projected,
-        text,
-        torchvision_backbone,
-    )
+    module, _, attribute = BUILTIN[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)(**kwargs)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from fewshot.encoders.architectures import register_architecture
+from fewshot.errors import InputError
 
 
 def conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -43,9 +44,9 @@ class Conv4(nn.Module):
             ("image_size", image_size),
         ):
             if not isinstance(v, int) or v < 1:
-                raise ValueError(f"Conv4: `{name}` must be a positive int, got {v!r}")
+                raise InputError(f"Conv4: `{name}` must be a positive int, got {v!r}")
         if image_size < 16:
-            raise ValueError(
+            raise InputError(
                 f"Conv4: `image_size` must be >= 16 (four 2× poolings), got {image_size}"
             )
         self.in_channels, self.hidden, self.image_size = in_channels, hidden, image_size
@@ -104,9 +105,9 @@ class ResNet12(nn.Module):
         super().__init__()
         widths = [int(w) for w in widths]
         if len(widths) != 4 or min(widths) < 1:
-            raise ValueError(f"ResNet12: `widths` must be 4 positive ints, got {widths!r}")
+            raise InputError(f"ResNet12: `widths` must be 4 positive ints, got {widths!r}")
         if not isinstance(in_channels, int) or in_channels < 1:
-            raise ValueError(f"ResNet12: `in_channels` must be a positive int, got {in_channels!r}")
+            raise InputError(f"ResNet12: `in_channels` must be a positive int, got {in_channels!r}")
         self.in_channels, self.widths = in_channels, widths
         chans = [in_channels, *widths]
         self.blocks = nn.Sequential(*(ResBlock(a, b) for a, b in itertools.pairwise(chans)))
@@ -126,23 +127,11 @@ class ResNet12(nn.Module):
         return self.blocks(x).mean(dim=(2, 3))
 
 
-def conv4(in_channels: int = 1, hidden: int = 64, image_size: int = 28) -> Conv4:
-    """Architecture-registry factory for ``"conv4"``."""
-    return Conv4(in_channels, hidden, image_size)
+BACKBONES: dict[str, type[nn.Module]] = {"conv4": Conv4, "resnet12": ResNet12}
 
 
-def resnet12(in_channels: int = 3, widths: Sequence[int] = (64, 160, 320, 640)) -> ResNet12:
-    """Architecture-registry factory for ``"resnet12"``."""
-    return ResNet12(in_channels, widths)
-
-
-BACKBONES = {"conv4": conv4, "resnet12": resnet12}
-for _name, _factory in BACKBONES.items():
-    register_architecture(_name, _factory)
-
-
-def build_backbone(name: str, **kwargs) -> nn.Module:
+def build_backbone(name: str, **kwargs: Any) -> nn.Module:
     """A backbone by name (``conv4`` or ``resnet12``) with its keyword arguments."""
     if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; choose from {sorted(BACKBONES)}")
+        raise InputError(f"unknown backbone {name!r}; choose from {sorted(BACKBONES)}")
     return BACKBONES[name](**kwargs)

@@ -10,23 +10,12 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from fewshot.errors import InputError
+from fewshot.progress import progress_bar, progress_enabled
+from fewshot.runtime import resolve_device
 
 Batch = torch.Tensor | Mapping[str, torch.Tensor]
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/"auto" picks CUDA when available, else CPU; anything else is passed to torch."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InputError(
-            f"device={device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:0'"
-        ) from exc
 
 
 def as_input_list(inputs: Any, what: str = "inputs") -> list[Any]:
@@ -151,13 +140,13 @@ class TorchEncoder(Encoder):
             return np.zeros((0, self.dim), dtype=np.float32)
         out = np.empty((len(items), self.dim), dtype=np.float32)
         n_chunks = math.ceil(len(items) / size)
-        show = progress if progress is not None else n_chunks > 8
+        show = progress if progress is not None else (n_chunks > 8 and progress_enabled())
         was_training = self.module.training
         self.module.eval()
         try:
             with torch.inference_mode():
-                for i in tqdm(
-                    range(0, len(items), size), total=n_chunks, disable=not show, desc="embed"
+                for i in progress_bar(
+                    range(0, len(items), size), desc="embed", total=n_chunks, enabled=show
                 ):
                     batch = self.preprocess(items[i : i + size])
                     out[i : i + size] = self.forward(batch).float().cpu().numpy()

@@ -9,17 +9,17 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
-from fewshot.encoders.architectures import build_architecture
-from fewshot.encoders.base import TorchEncoder
-from fewshot.encoders.preprocess import ImagePreprocess
-from fewshot.errors import InputError, StoreFormatError
-from fewshot.io import (
+from fewshot.durable import (
     read_json,
     replace_directory,
     sha256_file,
     verify_checksums,
     write_json_atomic,
 )
+from fewshot.encoders.architectures import build_architecture
+from fewshot.encoders.base import TorchEncoder
+from fewshot.encoders.preprocess import ImagePreprocess
+from fewshot.errors import InputError, StoreFormatError
 
 CHECKPOINT_FORMAT = "fewshot.encoder"
 CHECKPOINT_VERSION = 1
@@ -112,4 +112,4 @@ def load_checkpoint(directory: str | os.PathLike[str], **options: Any) -> TorchE
     raise StoreFormatError(f"{folder / CONFIG_NAME}: unknown preprocessing kind {kind!r}")
 
 
-__all__ = ["is_checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = ["is_checkpoint", "load_checkpoint", "save_checkpoint", "write_checkpoint_files"]

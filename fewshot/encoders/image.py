@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from fewshot.encoders.architectures import register_architecture
 from fewshot.encoders.base import TorchEncoder
 from fewshot.encoders.preprocess import ImagePreprocess
 
@@ -46,13 +45,10 @@ def build_efficientnet_lite0(pretrained: bool = True) -> nn.Module:
     return PooledFeatures(network)
 
 
-register_architecture("efficientnet-lite0", build_efficientnet_lite0)
-
-
 def efficientnet_lite0(**options: Any) -> TorchEncoder:
     """Frozen ImageNet EfficientNet-Lite0: images (PIL, paths, arrays) → 1280-d features."""
     options.setdefault("batch_size", 32)
-    options.setdefault("channels_last", True)  # 2–4× faster on CPU (DESIGN §3)
+    options.setdefault("channels_last", True)  # faster CPU convolutions (README: Speed and memory)
     return TorchEncoder(
         build_efficientnet_lite0(pretrained=True),
         EFFICIENTNET_LITE_PREPROCESS,

@@ -9,7 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from fewshot.encoders.architectures import build_architecture, register_architecture
+from fewshot.encoders.architectures import build_architecture
+from fewshot.errors import InputError
 
 
 class Projected(nn.Module):
@@ -18,7 +19,7 @@ class Projected(nn.Module):
     def __init__(self, base: str, base_kwargs: dict[str, Any], in_dim: int, out_dim: int):
         super().__init__()
         if not isinstance(out_dim, int) or out_dim < 1:
-            raise ValueError(f"Projected: `out_dim` must be a positive int, got {out_dim!r}")
+            raise InputError(f"Projected: `out_dim` must be a positive int, got {out_dim!r}")
         self.base = build_architecture(base, **base_kwargs)
         self.projection = nn.Linear(int(in_dim), out_dim)
         self.out_dim = out_dim
@@ -30,6 +31,3 @@ class Projected(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.projection(self.base(x))
-
-
-register_architecture("projected", Projected)

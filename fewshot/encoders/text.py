@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from fewshot.encoders.architectures import register_architecture
 from fewshot.encoders.base import TorchEncoder, as_input_list
 from fewshot.errors import InputError
 
@@ -46,9 +45,6 @@ def build_minilm() -> nn.Module:
         if bars_were_on:
             hf_logging.enable_progress_bar()
     return SentenceEmbedding(model)
-
-
-register_architecture("minilm", build_minilm)
 
 
 def check_texts(items: list[Any]) -> list[str]:

@@ -10,7 +10,6 @@ import torch
 import torchvision
 from torch import nn
 
-from fewshot.encoders.architectures import register_architecture
 from fewshot.encoders.base import TorchEncoder
 from fewshot.encoders.preprocess import ImagePreprocess
 from fewshot.errors import InputError
@@ -38,9 +37,6 @@ def build_torchvision(arch: str) -> nn.Module:
             f"unknown torchvision backbone {arch!r}; choose from torchvision.models.list_models()"
         )
     return _strip_head(torchvision.models.get_model(arch, weights=None), arch)
-
-
-register_architecture("torchvision", build_torchvision)
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:

@@ -1,18 +1,29 @@
-"""Metric heads and their losses: prototypical, siamese, contrastive, projection, transforms."""
+"""Metric heads on top of embeddings (B, d), their feature transforms, and every loss they use."""
 
-from fewshot.heads.contrastive import supervised_contrastive_loss
-from fewshot.heads.projection import ProjectionHead, train_projection_head
-from fewshot.heads.prototypical import PrototypicalHead, prototypes, prototypical_loss
-from fewshot.heads.siamese import SiameseHead, contrastive_loss, cosine_pair_loss, siamese_loss
+from fewshot.heads.base import Head
+from fewshot.heads.build import HEADS, build_head
+from fewshot.heads.losses import (
+    contrastive_loss,
+    cosine_pair_loss,
+    prototypical_loss,
+    siamese_loss,
+    supervised_contrastive_loss,
+)
+from fewshot.heads.projection import ProjectionHead
+from fewshot.heads.prototypical import PrototypicalHead, prototypes
+from fewshot.heads.siamese import SiameseHead
 from fewshot.heads.transforms import CL2N, Identity, L2Normalize, build_transform
 
 __all__ = [
     "CL2N",
+    "HEADS",
+    "Head",
     "Identity",
     "L2Normalize",
     "ProjectionHead",
     "PrototypicalHead",
     "SiameseHead",
+    "build_head",
     "build_transform",
     "contrastive_loss",
     "cosine_pair_loss",
@@ -20,5 +31,4 @@ __all__ = [
     "prototypical_loss",
     "siamese_loss",
     "supervised_contrastive_loss",
-    "train_projection_head",
 ]

@@ -1,7 +1,8 @@
 """Prototypical head (Snell et al. 2017): class means of support embeddings, distance logits.
 
-Metrics: ``sqeuclidean`` (logits = −‖q − p‖²) and ``cosine`` (logits = s · cos(q, p) with a
-learnable scale ``s``, as in Chen et al. 2019's cosine classifiers).
+Metrics (``fewshot.metrics``): ``euclidean`` (logits = −‖q − p‖², the paper's squared
+distance; ``sqeuclidean`` is the same) and ``cosine`` (logits = s · cos(q, p) with a learnable
+scale ``s``, as in Chen et al. 2019's cosine classifiers).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-METRICS = ("sqeuclidean", "cosine")
+from fewshot.errors import InputError
+from fewshot.heads.base import Head
+from fewshot.heads.losses import prototypical_loss
+from fewshot.metrics import get_metric
 
 
 def prototypes(
@@ -21,7 +25,7 @@ def prototypes(
 ) -> torch.Tensor:
     """Mean embedding per class: support (S, d), labels (S,) in 0..N-1 → prototypes (N, d)."""
     if support.ndim != 2 or labels.shape != support.shape[:1]:
-        raise ValueError(
+        raise InputError(
             f"prototypes: need support (S, d) and labels (S,), got {tuple(support.shape)} "
             f"and {tuple(labels.shape)}"
         )
@@ -32,35 +36,28 @@ def prototypes(
     return sums / counts[:, None]
 
 
-def prototypical_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of query logits (M, N) against episode labels (M,)."""
-    return F.cross_entropy(logits, targets)
-
-
-class PrototypicalHead(nn.Module):
+class PrototypicalHead(Head):
     """Scores queries against class prototypes.
 
     Arguments:
-        metric: ``"sqeuclidean"`` or ``"cosine"``.
+        metric: ``"euclidean"`` (alias ``"sqeuclidean"``) or ``"cosine"``.
         scale: initial logit scale for ``cosine`` (learnable when ``learn_scale``); ignored
-            by ``sqeuclidean``.
+            by ``euclidean``.
 
     Example:
-        >>> head = PrototypicalHead("sqeuclidean")
+        >>> head = PrototypicalHead("euclidean")
         >>> logits = head(query, head.prototypes(support, support_labels))  # (M, N)
         >>> loss = head.loss(logits, query_labels)
     """
 
-    def __init__(self, metric: str = "sqeuclidean", scale: float = 10.0, learn_scale: bool = True):
+    def __init__(self, metric: str = "euclidean", scale: float = 10.0, learn_scale: bool = True):
         super().__init__()
-        if metric not in METRICS:
-            raise ValueError(f"PrototypicalHead: `metric` must be one of {METRICS}, got {metric!r}")
+        self.metric = get_metric(metric).name
         if not scale > 0:
-            raise ValueError(f"PrototypicalHead: `scale` must be > 0, got {scale!r}")
-        self.metric = metric
+            raise InputError(f"PrototypicalHead: `scale` must be > 0, got {scale!r}")
         self.learn_scale = bool(learn_scale)
         log_scale = torch.tensor(math.log(scale), dtype=torch.float32)
-        if metric == "cosine" and learn_scale:
+        if self.metric == "cosine" and learn_scale:
             self.log_scale = nn.Parameter(log_scale)
         else:
             self.register_buffer("log_scale", log_scale)
@@ -75,13 +72,15 @@ class PrototypicalHead(nn.Module):
             "learn_scale": self.learn_scale,
         }
 
-    def prototypes(self, support: torch.Tensor, labels: torch.Tensor, n_way: int | None = None):
+    def prototypes(
+        self, support: torch.Tensor, labels: torch.Tensor, n_way: int | None = None
+    ) -> torch.Tensor:
         """Class prototypes (N, d) from support (S, d) and labels (S,)."""
         return prototypes(support, labels, n_way)
 
     def forward(self, query: torch.Tensor, protos: torch.Tensor) -> torch.Tensor:
         """Logits (M, N) of queries (M, d) against prototypes (N, d)."""
-        if self.metric == "sqeuclidean":
+        if self.metric == "euclidean":
             # ‖q‖² − 2 q·p + ‖p‖², clamped: the expansion can go slightly negative in float32
             d = (
                 query.pow(2).sum(1, keepdim=True)
@@ -97,7 +96,13 @@ class PrototypicalHead(nn.Module):
         """Cross-entropy over prototypes: logits (M, N), targets (M,)."""
         return prototypical_loss(logits, targets)
 
-    def episode_loss(self, support, support_labels, query, query_labels):
+    def episode_loss(
+        self,
+        support: torch.Tensor,
+        support_labels: torch.Tensor,
+        query: torch.Tensor,
+        query_labels: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(loss, accuracy)`` of one episode from embeddings; shapes as in ``forward``."""
         logits = self(query, self.prototypes(support, support_labels))
         acc = (logits.argmax(1) == query_labels).float().mean()

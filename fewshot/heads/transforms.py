@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fewshot.errors import InputError, NotReadyError
+
 
 class Identity(nn.Module):
     """No transform: x (N, d) → x."""
@@ -41,7 +43,7 @@ class CL2N(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         if not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"CL2N: `dim` must be a positive int, got {dim!r}")
+            raise InputError(f"CL2N: `dim` must be a positive int, got {dim!r}")
         self.dim = dim
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("fitted", torch.tensor(False))
@@ -54,7 +56,7 @@ class CL2N(nn.Module):
     def fit(self, features: torch.Tensor) -> CL2N:
         """Store the mean of features (N, d); returns self."""
         if features.ndim != 2 or features.shape[1] != self.dim or features.shape[0] == 0:
-            raise ValueError(
+            raise InputError(
                 f"CL2N.fit: expected features (N>0, {self.dim}), got {tuple(features.shape)}"
             )
         self.mean.copy_(features.float().mean(0))
@@ -63,7 +65,7 @@ class CL2N(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not bool(self.fitted):
-            raise RuntimeError("CL2N: call fit(base_features) before transforming features")
+            raise NotReadyError("CL2N: call fit(base_features) before transforming features")
         return F.normalize(x - self.mean, dim=1)
 
 
@@ -78,8 +80,8 @@ def build_transform(spec: dict[str, Any] | str) -> nn.Module:
         return L2Normalize()
     if kind == "cl2n":
         if "dim" not in spec:
-            raise ValueError(
+            raise InputError(
                 "build_transform: 'cl2n' needs the embedding size, e.g. {'type': 'cl2n', 'dim': 64}"
             )
         return CL2N(int(spec["dim"]))
-    raise ValueError(f"build_transform: unknown transform {kind!r}; use identity, l2 or cl2n")
+    raise InputError(f"build_transform: unknown transform {kind!r}; use identity, l2 or cl2n")

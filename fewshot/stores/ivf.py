@@ -3,7 +3,7 @@
 Until ``train_at`` vectors have arrived it is an exact ``FlatStore`` (k-means needs data, and
 small stores gain nothing from IVF). The add that reaches ``train_at`` trains the coarse
 quantiser on the vectors held so far (√N lists) and moves them into the IVF index; later adds go
-straight in. Each search visits ``nprobe`` lists. Scores and ids follow ``FlatStore``.
+straight in. Each search visits ``nprobe`` lists. Scores and ids follow ``VectorStore``.
 """
 
 from __future__ import annotations
@@ -14,23 +14,21 @@ import os
 import numpy as np
 
 from fewshot.errors import InputError, StoreFormatError
-from fewshot.index import (
-    METRICS,
-    FlatStore,
-    as_float32_matrix,
-    normalize_rows,
-    read_checked_index,
-)
+from fewshot.metrics import Metric
 from fewshot.runtime import faiss, search
+from fewshot.stores.base import VectorStore
+from fewshot.stores.faiss_files import faiss_metric, flat_index, read_checked_index
+from fewshot.stores.flat import FlatStore
 
 TRAIN_AT = 65_536  # vectors before the store trains itself (then √N ≈ 256+ lists)
 TRAIN_POINTS_PER_LIST = 64  # k-means sample: 64 points per list is plenty for a coarse quantiser
 TRAIN_ITERATIONS = 10
+MIN_TRAIN = 39  # FAISS's k-means wants at least 39 points per centroid
 
 
 def default_nlist(count: int) -> int:
     """Inverted lists for ``count`` training vectors: √N, at least 1, with ≥ 39 points per list."""
-    return max(1, min(round(math.sqrt(count)), count // 39))
+    return max(1, min(round(math.sqrt(count)), count // MIN_TRAIN))
 
 
 def default_nprobe(nlist: int) -> int:
@@ -38,31 +36,32 @@ def default_nprobe(nlist: int) -> int:
     return min(nlist, max(8, math.ceil(nlist / 32)))
 
 
-class IVFStore:
-    """``IndexIVFFlat`` (inner product for cosine, L2 for euclidean) behind ``FlatStore``'s protocol.
+class IVFStore(VectorStore):
+    """``IndexIVFFlat`` (inner product for cosine, L2 for euclidean), exact until trained.
 
     ``nprobe`` trades speed for recall; ``None`` picks ``default_nprobe(nlist)`` at training.
     ``train_at`` defaults to the module's ``TRAIN_AT`` (read when the store is made).
     """
 
+    name = "ivf"
+
     def __init__(
         self,
         dim: int,
-        metric: str = "cosine",
+        metric: str | Metric = "cosine",
         *,
         train_at: int | None = None,
         nprobe: int | None = None,
     ) -> None:
-        if metric not in METRICS:
-            raise InputError(f"metric must be one of {METRICS}, got {metric!r}")
+        super().__init__(dim, metric)
         train_at = TRAIN_AT if train_at is None else int(train_at)
-        if train_at < 39:
-            raise InputError(f"train_at must be >= 39 (k-means needs data), got {train_at}")
-        self.dim = int(dim)
-        self.metric = metric
+        if train_at < MIN_TRAIN:
+            raise InputError(
+                f"train_at must be >= {MIN_TRAIN} (k-means needs data), got {train_at}"
+            )
         self.train_at = train_at
         self._nprobe = nprobe
-        self._exact: FlatStore | None = FlatStore(self.dim, metric)
+        self._exact: FlatStore | None = FlatStore(self.dim, self.metric)
         self.index: faiss.IndexIVFFlat | None = None
 
     @property
@@ -77,53 +76,37 @@ class IVFStore:
 
     @nprobe.setter
     def nprobe(self, value: int) -> None:
-        if int(value) < 1:
-            raise InputError(f"nprobe must be >= 1, got {value}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"nprobe must be an int >= 1, got {value!r}")
         self._nprobe = int(value)
         if self.index is not None:
             self.index.nprobe = min(int(value), self.index.nlist)
 
     def __len__(self) -> int:
-        return len(self._exact) if self.index is None else int(self.index.ntotal)
+        return len(self._exact) if self._exact is not None else int(self.index.ntotal)
 
-    def prepare(self, vectors: np.ndarray, what: str = "vectors") -> np.ndarray:
-        """Validate and, for cosine, normalise vectors before they meet the index."""
-        array = as_float32_matrix(vectors, self.dim, what)
-        return normalize_rows(array) if self.metric == "cosine" else array
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Add ``vectors`` (N×d) under int64 ``ids`` (N); trains once ``train_at`` is reached."""
-        if self.index is not None:
-            ids = np.ascontiguousarray(ids, dtype=np.int64)
-            vectors = self.prepare(vectors)
-            if ids.shape != (vectors.shape[0],):
-                raise InputError(
-                    f"{vectors.shape[0]} vectors need as many ids, got shape {ids.shape}"
-                )
+    def _add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        if self._exact is None:
             self.index.add_with_ids(vectors, ids)
             return
-        assert self._exact is not None
-        self._exact.add(ids, vectors)
+        self._exact.add_prepared(vectors, ids)
         if len(self._exact) >= self.train_at:
             self.train()
 
     def train(self) -> None:
         """Train the IVF quantiser on the vectors held now and move them in (exact → approximate)."""
-        if self.index is not None:
+        if self._exact is None:
             raise InputError("this IVF store is already trained")
-        assert self._exact is not None
         count = len(self._exact)
-        if count < 39:
-            raise InputError(f"IVF training needs at least 39 vectors, the store holds {count}")
-        flat = faiss.downcast_index(self._exact.index.index)  # the IndexFlat in the id map
-        vectors = faiss.rev_swig_ptr(flat.get_xb(), count * self.dim).reshape(count, self.dim)
-        ids = self._exact.ids()
+        if count < MIN_TRAIN:
+            raise InputError(
+                f"IVF training needs at least {MIN_TRAIN} vectors, the store holds {count}"
+            )
+        vectors, ids = self._exact.stored_vectors(), self._exact.ids()
         nlist = default_nlist(count)
-        metric = faiss.METRIC_INNER_PRODUCT if self.metric == "cosine" else faiss.METRIC_L2
-        quantizer = (
-            faiss.IndexFlatIP(self.dim) if self.metric == "cosine" else faiss.IndexFlatL2(self.dim)
+        index = faiss.IndexIVFFlat(
+            flat_index(self.dim, self.metric), self.dim, nlist, faiss_metric(self.metric)
         )
-        index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, metric)
         index.cp.max_points_per_centroid = TRAIN_POINTS_PER_LIST
         index.cp.niter = TRAIN_ITERATIONS
         index.cp.seed = 1234
@@ -132,37 +115,23 @@ class IVFStore:
         index.nprobe = min(nlist, self._nprobe or default_nprobe(nlist))
         self.index, self._exact = index, None
 
-    def remove(self, ids: np.ndarray) -> int:
-        """Remove ``ids``; returns how many were present."""
-        if self.index is None:
-            assert self._exact is not None
+    def _remove(self, ids: np.ndarray) -> int:
+        if self._exact is not None:
             return self._exact.remove(ids)
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        if ids.size == 0:
-            return 0
         return int(self.index.remove_ids(faiss.IDSelectorBatch(ids)))
 
-    def search_prepared(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Search validated/normalised float32 queries (N×d); scores higher-is-better."""
-        if self.index is None:
-            assert self._exact is not None
+    def _search_prepared(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._exact is not None:
             return self._exact.search_prepared(queries, k)
         scores, ids = search(self.index, queries, k)
-        if self.metric == "euclidean":
+        if not self.metric.inner_product:
             np.negative(scores, out=scores)
         scores[ids < 0] = -np.inf
         return scores, ids
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` scores (N×k float32) and ids (N×k int64, −1 where none was found)."""
-        if k < 1:
-            raise InputError(f"k must be >= 1, got {k}")
-        return self.search_prepared(self.prepare(queries, "queries"), int(k))
-
     def ids(self) -> np.ndarray:
         """All stored ids (int64)."""
-        if self.index is None:
-            assert self._exact is not None
+        if self._exact is not None:
             return self._exact.ids()
         lists = self.index.invlists
         parts = [
@@ -174,19 +143,18 @@ class IVFStore:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index (flat before training, IVF after) in FAISS's binary format."""
-        if self.index is None:
-            assert self._exact is not None
+        if self._exact is not None:
             self._exact.save(path)
         else:
             faiss.write_index(self.index, os.fspath(path))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], dim: int, metric: str) -> IVFStore:
+    def load(cls, path: str | os.PathLike[str], dim: int, metric: str | Metric) -> IVFStore:
         """Read an index written by ``save``; an untrained store comes back untrained."""
-        index = read_checked_index(path, dim, metric)
         store = cls(dim, metric)
+        index = read_checked_index(path, store.dim, store.metric)
         if isinstance(index, faiss.IndexIDMap2):
-            store._exact = FlatStore.from_index(index, path)
+            store._exact = FlatStore(store.dim, store.metric).adopt(index, path)
             return store
         if not isinstance(index, faiss.IndexIVFFlat):
             raise StoreFormatError(f"FAISS index {path} is neither IndexIVFFlat nor IndexIDMap2")

@@ -10,7 +10,7 @@ import torch
 from episodes.train import TrainConfig, train
 from episodes.transfer import initial_backbone
 from fewshot.encoders import load_encoder, save_checkpoint, wrap_module
-from fewshot.encoders.backbones import conv4
+from fewshot.encoders.backbones import Conv4
 from fewshot.encoders.omniglot import omniglot_preprocess
 
 ALPHABETS = ["Greek", "Latin", "Braille"]
@@ -95,7 +95,7 @@ def test_bad_transfer_settings_are_named(omniglot_root, cache_dir, tmp_path, ove
 
 def test_rgb_encoder_is_refused_with_the_reason(tmp_path):
     rgb = wrap_module(
-        conv4(in_channels=3),
+        Conv4(in_channels=3),
         preprocess=omniglot_preprocess(28),
         architecture="conv4",
         architecture_kwargs={"in_channels": 3},

@@ -1,7 +1,7 @@
 """A readers–writer lock: many concurrent readers or one writer, so FAISS searches run in parallel.
 
 FAISS flat search is safe for concurrent readers, but ``add``/``remove_ids`` are not safe
-beside a search (DESIGN §4). Waiting writers block new readers, so a steady stream of queries
+beside a search (FAISS documents only concurrent searches as thread-safe). Waiting writers block new readers, so a steady stream of queries
 cannot starve ``register``/``remove``.
 """
 

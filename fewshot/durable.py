@@ -32,7 +32,7 @@ POINTER_NAME = "CURRENT"
 POINTER_FORMAT = "fewshot.store"
 SNAPSHOT_PREFIX = "snapshot-"
 TEMP_PREFIX = ".tmp-"
-# Names that only save_snapshot creates inside a store: snapshots, their temporary folders and
+# Names that only commit_snapshot creates inside a store: snapshots, their temporary folders and
 # the temporary CURRENT file. Leftovers of a killed save match these and nothing else.
 _SNAPSHOT_NAME = rf"{re.escape(SNAPSHOT_PREFIX)}\d+-\d+"
 _OWN_NAMES = re.compile(
@@ -151,7 +151,7 @@ def write_durably(folder: Path, write: Callable[[Path], None]) -> None:
     fsync_path(folder)
 
 
-def save_snapshot(directory: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+def commit_snapshot(directory: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
     """Write a new snapshot of a store with ``write(folder)``, then switch ``CURRENT`` to it.
 
     ``directory`` must be absent, empty, an existing store, or hold only what a killed first

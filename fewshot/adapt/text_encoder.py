@@ -30,13 +30,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from fewshot.encoders.base import TorchEncoder
 from fewshot.errors import InputError
-from fewshot.heads.contrastive import supervised_contrastive_loss
+from fewshot.heads.losses import cosine_pair_loss, supervised_contrastive_loss
 from fewshot.heads.prototypical import PrototypicalHead
-from fewshot.heads.siamese import cosine_pair_loss
+from fewshot.progress import progress_bar
 
 LOSSES = ("cosine-softmax", "pairs", "supcon")
 # Chosen on validation data only (benchmarks/results/text_finetune_select*.json): on BANKING77
@@ -142,7 +141,7 @@ def finetune_text_encoder(
     batch_size: int = DEFAULTS["batch_size"],
     lr: float = DEFAULTS["lr"],
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
     embeddings: Mapping[Hashable, np.ndarray] | None = None,
 ) -> tuple[TorchEncoder, FinetuneReport]:
     """A fine-tuned copy of ``encoder`` (frozen again, eval mode) and a report of the run.
@@ -207,7 +206,7 @@ def finetune_text_encoder(
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / total)
         tuned.module.train()
         epoch_losses: list[float] = []
-        bar = tqdm(total=total, desc=f"finetune ({loss})", disable=not progress)
+        bar = progress_bar(desc=f"finetune ({loss})", total=total, enabled=progress)
         try:
             for epoch in range(epochs):
                 plan = plan if epoch == 0 else _epoch_plan(loss, targets, batch_size, rng)

@@ -1,0 +1,120 @@
+"""From metric-space queries to answers: the prototype and kNN strategies, and ``QueryResult``.
+
+Both strategies ask the catalog for the nearest stored vectors with their labels. In
+``prototype`` mode those are the class means, so they are the answer. In ``knn`` mode they are
+shots, and each label's score is the similarity-weighted vote of its shots among the
+``n_neighbors`` nearest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from fewshot.classifier.inputs import CHUNK_ROWS, Label, feature_chunk
+from fewshot.metrics import Metric
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Top-k answers for a batch of N queries, best first.
+
+    ``labels``: N×k object array (``None`` where fewer than k classes exist);
+    ``scores``: N×k float32, higher is better (cosine similarity, or −squared distance);
+    ``rejected``: N booleans, True where the best score is below the classifier's threshold.
+    """
+
+    labels: np.ndarray
+    scores: np.ndarray
+    rejected: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class Searchable(Protocol):
+    """What the strategies need from a catalog."""
+
+    dim: int | None
+    mode: str
+
+    @property
+    def space(self) -> Callable[[np.ndarray], np.ndarray]: ...
+    def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def stored(self) -> int: ...
+    def max_shots(self) -> int: ...
+
+
+def answer(
+    catalog: Searchable,
+    rows: np.ndarray,
+    k: int,
+    n_neighbors: int,
+    metric: Metric,
+    *,
+    features: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and scores (N×k each) for raw rows (N×d), in chunks of ``CHUNK_ROWS``.
+
+    ``features``: the rows are the caller's feature array, validated chunk by chunk here (so a
+    huge batch is never copied whole); otherwise they are encoder output, already checked.
+    """
+    labels = np.full((len(rows), k), None, dtype=object)
+    scores = np.full((len(rows), k), -np.inf, dtype=np.float32)
+    for start in range(0, len(rows), CHUNK_ROWS):
+        part = slice(start, start + CHUNK_ROWS)
+        chunk = feature_chunk(rows, start, catalog.dim, "batch") if features else rows[part]
+        queries = catalog.space(chunk)
+        if catalog.mode == "prototype":
+            labels[part], scores[part] = prototype_answers(catalog, queries, k)
+        else:
+            labels[part], scores[part] = knn_answers(catalog, queries, k, n_neighbors, metric)
+    return labels, scores
+
+
+def prototype_answers(
+    catalog: Searchable, queries: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (N×k) and scores (N×k) of the ``k`` nearest class prototypes."""
+    scores, labels = catalog.nearest(queries, k)
+    return labels, scores
+
+
+def knn_answers(
+    catalog: Searchable, queries: np.ndarray, k: int, n_neighbors: int, metric: Metric
+) -> tuple[np.ndarray, np.ndarray]:
+    """Similarity-weighted vote among the ``n_neighbors`` nearest shots.
+
+    A label's score is the sum of its neighbours' similarities divided by ``n_neighbors``
+    (cosine similarity; ``1/(1+d²)`` for euclidean). Labels first met beyond the nearest
+    ``n_neighbors`` rank after with their single best similarity / ``n_neighbors``.
+    """
+    depth = min(catalog.stored(), max(n_neighbors, k * catalog.max_shots()))
+    raw, neighbour_labels = catalog.nearest(queries, max(depth, 1))
+    similarity = metric.similarity(raw)
+    labels = np.full((len(queries), k), None, dtype=object)
+    scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    for row in range(len(queries)):
+        votes: dict[Label, float] = {}
+        for rank, (label, value) in enumerate(zip(neighbour_labels[row], similarity[row])):
+            if label is None:
+                continue
+            if rank < n_neighbors:
+                votes[label] = votes.get(label, 0.0) + float(value)
+            elif label not in votes:
+                votes[label] = float(value)
+        ranked = sorted(votes.items(), key=lambda item: -item[1])[:k]
+        for column, (label, value) in enumerate(ranked):
+            labels[row, column] = label
+            scores[row, column] = value / n_neighbors
+    return labels, scores
+
+
+def rejections(scores: np.ndarray, threshold: float | None) -> np.ndarray:
+    """N booleans: whose best score (column 0 of N×k ``scores``) is below ``threshold``."""
+    if threshold is None or not len(scores):
+        return np.zeros(len(scores), dtype=bool)
+    return scores[:, 0] < threshold
