@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from fewshot import FewShotClassifier
 from fewshot.cli import main
 
 
@@ -140,3 +141,38 @@ def test_train_and_evaluate_are_plugged_in_through_entry_points():
         )
         assert result.returncode == 0, result.stderr
         assert "--seed" in result.stdout
+
+
+def cli(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def test_cli_reports_bad_input_files_as_errors(tmp_path, capsys):
+    store = str(tmp_path / "s")
+    np.save(tmp_path / "a.npy", np.eye(4)[:2])
+    assert cli(capsys, "register", "--store", store, "--encoder", "features", "--label", "a",
+               str(tmp_path / "a.npy"))[0] == 0  # fmt: skip
+    code, err = cli(capsys, "predict", "--store", store, "--from-file", str(tmp_path / "nope.txt"))
+    assert code == 2 and "--from-file" in err and "nope.txt" in err
+    np.save(tmp_path / "obj.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    code, err = cli(capsys, "predict", "--store", store, str(tmp_path / "obj.npy"))
+    assert code == 2 and "obj.npy" in err and "pickle" in err
+    np.save(tmp_path / "wide.npy", np.ones((1, 7)))
+    code, err = cli(capsys, "predict", "--store", store, str(tmp_path / "wide.npy"))
+    assert code == 2 and "dimension 7" in err
+    (tmp_path / "broken.npy").write_bytes(b"not numpy")
+    code, err = cli(capsys, "predict", "--store", store, str(tmp_path / "broken.npy"))
+    assert code == 2 and "broken.npy" in err
+    np.save(tmp_path / "narrow.npy", np.ones((1, 3)))
+    code, err = cli(
+        capsys, "predict", "--store", store, str(tmp_path / "a.npy"), str(tmp_path / "narrow.npy")
+    )
+    assert code == 2 and "one width" in err
+    code, err = cli(capsys, "register", "--store", store, "--label", " ", str(tmp_path / "a.npy"))
+    assert code == 2 and "label" in err
+    code, err = cli(capsys, "remove", "--store", store, "--label", "missing")
+    assert code == 2 and "not registered" in err
+    code, err = cli(capsys, "predict", "--store", store, "-k", "0", str(tmp_path / "a.npy"))
+    assert code == 2 and "k must be" in err
+    assert FewShotClassifier.load(store).labels == ["a"]

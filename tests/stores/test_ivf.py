@@ -97,14 +97,15 @@ def test_bad_arguments_name_the_fix():
         IVFStore(8, train_at=5)
     with pytest.raises(InputError, match="store must be one of"):
         FewShotClassifier(store="annoy")
+    with pytest.raises(InputError, match="store_options"):
+        FewShotClassifier(store="flat", store_options={"nprobe": 3}).register("a", np.eye(2))
 
 
-def test_classifier_with_ivf_store_trains_predicts_removes_and_reloads(tmp_path, monkeypatch):
-    monkeypatch.setattr(ivf, "TRAIN_AT", 300)
+def test_classifier_with_ivf_store_trains_predicts_removes_and_reloads(tmp_path):
     centres = rng.normal(size=(400, 24)).astype(np.float32)
-    clf = FewShotClassifier(encoder=None, store="ivf")
+    clf = FewShotClassifier(encoder=None, store="ivf", store_options={"train_at": 300})
     clf.register_many({f"c{i}": centres[i] + 0.05 * rng.normal(size=(3, 24)) for i in range(400)})
-    assert clf._store.trained
+    assert clf.index.trained
     queries = centres + 0.05 * rng.normal(size=centres.shape).astype(np.float32)
     predicted = clf.predict(queries)
     assert np.mean([p == f"c{i}" for i, p in enumerate(predicted)]) >= 0.95
@@ -114,5 +115,6 @@ def test_classifier_with_ivf_store_trains_predicts_removes_and_reloads(tmp_path,
     manifest = json.loads(next((tmp_path / "clf").rglob("manifest.json")).read_text())
     assert manifest["store"] == "ivf"
     loaded = FewShotClassifier.load(tmp_path / "clf")
-    assert loaded.store == "ivf" and loaded._store.trained
+    assert loaded.store == "ivf" and loaded.index.trained
+    assert loaded.store_options == {"train_at": 300}
     assert loaded.predict(queries) == clf.predict(queries)

@@ -47,7 +47,7 @@ def test_round_trip_answers_identically(tmp_path, mode, metric):
         np.testing.assert_array_equal(clf.shots(label), loaded.shots(label))
     loaded.register("late", rng.normal(size=(2, 12)))  # a loaded store keeps growing
     loaded.remove("class 1")
-    assert "late" in loaded.labels and len(loaded._store) == len(clf._store) - (
+    assert "late" in loaded.labels and len(loaded.index) == len(clf.index) - (
         0 if mode == "prototype" else 2
     )
 

@@ -119,8 +119,8 @@ def make_machine(metric: str) -> type[RuleBasedStateMachine]:
                 np.testing.assert_array_equal(
                     self.clf.shots(label), np.stack(shots).astype(np.float32)
                 )
-            if self.clf._store is not None:
-                assert len(self.clf._store) == len(self.ref.shots)
+            if self.clf.index is not None:
+                assert len(self.clf.index) == len(self.ref.shots)
 
     ClassifierMachine.TestCase.settings = settings(
         max_examples=40,

@@ -17,8 +17,9 @@ import pytest
 from fewshot import FewShotClassifier
 from fewshot.durable import POINTER_NAME, current_snapshot
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+HELPERS = Path(__file__).resolve().parent.parent / "helpers"
+REPO = HELPERS.parent.parent
+sys.path.insert(0, str(HELPERS))
 from crash_saver import generation  # noqa: E402
 
 KILLS = 25
@@ -49,9 +50,9 @@ def leftovers(store: Path) -> set[str]:
 def test_sigkill_at_random_moments_leaves_a_complete_earlier_save(tmp_path):
     store, progress = tmp_path / "store", tmp_path / "progress"
     progress.touch()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HELPERS)])}
     zygote = subprocess.Popen(
-        [sys.executable, str(HERE / "crash_saver.py"), str(store), str(progress)],
+        [sys.executable, str(HELPERS / "crash_saver.py"), str(store), str(progress)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
