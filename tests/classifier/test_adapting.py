@@ -145,7 +145,7 @@ def test_bad_finetune_input_leaves_the_classifier_unchanged(minilm, five) -> Non
     clf.register_many({k: v for k, v in five["shots"].items() if k != first})
     with pytest.raises(InputError, match="loss must be one of"):
         clf.finetune(loss="magic")
-    with pytest.raises(InputError, match="unknown option.*epoch"):
+    with pytest.raises(InputError, match=r"unknown option.*epoch"):
         clf.finetune(epoch=3)
     with pytest.raises(InputError, match=r"layers must be at most 6"):
         clf.finetune(layers=7)
