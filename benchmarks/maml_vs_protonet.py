@@ -44,7 +44,7 @@ from episodes.train import DeviceImages
 from fewshot.data.omniglot import Omniglot
 from fewshot.encoders.omniglot import ink
 
-#: DESIGN §6: Vinyals split, Conv-4, 28 px (another split of classes than the one used here).
+#: Published (Finn et al. 2017; Snell et al. 2017): Vinyals split, Conv-4, 28 px (another split of classes than the one used here).
 PUBLISHED = {
     (5, 1): {"ProtoNet (Snell et al. 2017)": 98.8, "MAML (Finn et al. 2017)": 98.7},
     (20, 1): {"ProtoNet (Snell et al. 2017)": 96.0, "MAML (Finn et al. 2017)": 95.8},
@@ -137,7 +137,7 @@ def main() -> None:
     print_table(rows, list(rows[0]))
     print(
         "\nMAML was meta-trained for the CPU minutes shown, not to convergence (Finn et al. ran "
-        "60,000 iterations); published numbers (DESIGN §6, Vinyals split): "
+        "60,000 iterations); published numbers (Vinyals split): "
         + "; ".join(f"{n}w{k}s {v}" for (n, k), v in PUBLISHED.items())
     )
     path = write_json(

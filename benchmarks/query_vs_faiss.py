@@ -34,7 +34,7 @@ FULL = [(n, d) for n in (10_000, 100_000) for d in (64, 384, 1280)] + [
 ]
 COLUMNS = ["stored", "dim", "batch", "raw_stock_ms", "raw_tuned_ms", "fewshot_query_ms", "ratio"]
 COLUMNS += ["ratio_vs_stock", "agreement"]
-FAISS_STOCK_BLAS_THRESHOLD = 128_000  # faiss 1.15's own default (DESIGN §4), before fewshot's
+FAISS_STOCK_BLAS_THRESHOLD = 128_000  # faiss 1.15's own default, before fewshot's
 
 
 def build(n: int, dim: int, seed: int = 0) -> tuple[FewShotClassifier, faiss.Index, np.ndarray]:

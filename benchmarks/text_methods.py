@@ -6,7 +6,7 @@ neighbours), a projection head trained episodically on the registered shots
 (the last 2 blocks, 2 epochs, lr 2e-4: the validation sweep's cheaper runner-up). For each
 dataset and K ∈ {5, 10}: draw 0 is the fixed K-shot subset (DNNC/CPFT), draws 1… are seeded
 random draws from the full training split (``IntentDataset.k_shot(k, seed=draw)``); accuracy on
-the full in-scope test set, mean ± std over the draws, beside the DESIGN §6 anchors. Then
+the full in-scope test set, mean ± std over the draws, beside the published anchors. Then
 CLINC150 out-of-scope rejection on the fixed subsets: threshold chosen on validation data only
 (in-scope val + OOS val, balanced accuracy), in-scope accuracy and OOS recall/precision on test.
 
@@ -56,7 +56,7 @@ FROZEN = {  # name -> FewShotClassifier keyword arguments, on frozen embeddings
 # the validation sweep (the last 2 blocks, 2 epochs, lr 2e-4: about half the CPU time)
 FINETUNES = {"finetune": {}, "finetune-2": {"layers": 2, "epochs": 2, "lr": 2e-4}}
 METHODS = [*FROZEN, "head", *FINETUNES]
-# DESIGN §6 (percent accuracy, all intents, full test sets).
+# Published numbers (percent accuracy, all intents, full test sets; sources beside each).
 ANCHORS = {
     ("banking77", 5): "CPFT 80.86",
     ("banking77", 10): "CPFT 87.20; ICDA 89.79; USE+ConveRT 85.19",
@@ -66,7 +66,7 @@ ANCHORS = {
 # CLINC150 OOS rows: the baseline at both K, fine-tuning at K = 10 (val + OOS re-encoding is slow).
 OOS_CELLS = {("prototype", 5), ("prototype", 10), ("finetune", 10)}
 TARGETS = {("banking77", 10): 87.20, ("clinc150", 10): 94.18}
-CROSS_CHECK = {  # frozen MiniLM prototypes on the fixed subsets, measured here (DESIGN §6)
+CROSS_CHECK = {  # frozen MiniLM prototypes on the fixed subsets, measured by benchmarks/text_prototypes.py
     ("clinc150", 5): 85.93,
     ("clinc150", 10): 87.47,
     ("banking77", 5): 78.38,

@@ -7,7 +7,7 @@ threads (``fewshot.set_num_threads``: torch first, so both share one pool). The 
 each child once on the machine as it is and once beside a one-core busy loop it spawns.
 
     python benchmarks/threads.py --quick   # 50k stored, 250 queries, 64 sentences
-    python benchmarks/threads.py           # 100k stored, 1000 queries (DESIGN §4), 256 sentences
+    python benchmarks/threads.py           # 100k stored, 1000 queries, 256 sentences
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Install learn2learn 0.2.0 into this Python, building its Cython parts afresh (DESIGN §5).
+"""Install learn2learn 0.2.0 into this Python, building its Cython parts afresh (its shipped C files fail on Python >= 3.11).
 
 Why a script: learn2learn 0.2.0 ships only as a source distribution whose pre-generated C
 files do not compile on Python ≥ 3.11 (``longintrepr.h``, learn2learn#413), and its declared

@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from fewshot.data import omniglot as om
+from fewshot.data import omniglot_files as om
 from fewshot.data.omniglot import Omniglot
 
 FEW = ["Greek", "Latin"]  # small evaluation-free subset of the background alphabets
@@ -73,11 +73,11 @@ def test_alphabet_subset_and_unknown_alphabet(omniglot_root, cache_dir):
 
 
 def test_disk_cache_is_reused(omniglot_root, tmp_path):
-    om._MEMORY.clear()
+    om.clear_memory_cache()
     Omniglot(omniglot_root, "evaluation", image_size=105, cache_dir=tmp_path)
     files = list(tmp_path.glob("omniglot-images_evaluation-105-*.npy"))
     assert len(files) == 1
-    om._MEMORY.clear()
+    om.clear_memory_cache()
     again = Omniglot(omniglot_root, "evaluation", image_size=105, cache_dir=tmp_path)
     assert again.base_images.shape == (13180, 105, 105)
 
