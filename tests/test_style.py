@@ -33,6 +33,15 @@ def test_ruff_format_is_applied():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_type_checker_passes():
+    """mypy over fewshot/ and episodes/ (settings in pyproject.toml)."""
+    found = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
+    if found is None:
+        pytest.fail("mypy is not installed: install the dev extra (pip install -e '.[dev]')")
+    result = subprocess.run([found], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
 def test_runtime_package_never_imports_episodes():
     offenders = []
     for path in (REPO / "fewshot").rglob("*.py"):

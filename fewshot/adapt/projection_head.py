@@ -8,7 +8,8 @@ near the identity, so a handful of shots per class cannot move it far from the e
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from fewshot.progress import progress_bar
 
 
 def train_projection_head(
-    shots_by_label: Mapping[Hashable, np.ndarray],
+    shots_by_label: Mapping[Any, np.ndarray],
     *,
     episodes: int = 300,
     n_way: int = 20,

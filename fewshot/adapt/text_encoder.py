@@ -22,7 +22,7 @@ import copy
 import math
 import random
 import time
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,7 +133,7 @@ def _pairs(targets: list[int], rng: random.Random) -> list[tuple[int, int, float
 
 def finetune_text_encoder(
     encoder: TorchEncoder,
-    examples_by_label: Mapping[Hashable, Sequence[str]],
+    examples_by_label: Mapping[Any, Sequence[str]],
     *,
     loss: str = DEFAULTS["loss"],
     layers: int | None = DEFAULTS["layers"],
@@ -142,7 +142,7 @@ def finetune_text_encoder(
     lr: float = DEFAULTS["lr"],
     seed: int = 0,
     progress: bool | None = None,
-    embeddings: Mapping[Hashable, np.ndarray] | None = None,
+    embeddings: Mapping[Any, np.ndarray] | None = None,
 ) -> tuple[TorchEncoder, FinetuneReport]:
     """A fine-tuned copy of ``encoder`` (frozen again, eval mode) and a report of the run.
 
@@ -212,15 +212,15 @@ def finetune_text_encoder(
                 plan = plan if epoch == 0 else _epoch_plan(loss, targets, batch_size, rng)
                 running = 0.0
                 for batch in plan:
-                    value = _step_loss(loss, tuned, texts, targets, batch, head, weights)
+                    step_loss = _step_loss(loss, tuned, texts, targets, batch, head, weights)
                     optimizer.zero_grad()
-                    value.backward()
+                    step_loss.backward()
                     torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                     optimizer.step()
                     scheduler.step()
-                    running += float(value.detach())
+                    running += float(step_loss.detach())
                     bar.update()
-                    bar.set_postfix(loss=f"{float(value.detach()):.3f}")
+                    bar.set_postfix(loss=f"{float(step_loss.detach()):.3f}")
                 epoch_losses.append(running / len(plan))
         finally:
             bar.close()

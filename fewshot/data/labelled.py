@@ -54,7 +54,7 @@ class LabelledData:
             ) from e
         unique = list(dict.fromkeys(labels))
         with contextlib.suppress(TypeError):  # mixed types keep first-seen order
-            unique = sorted(unique)
+            unique = sorted(unique)  # type: ignore[type-var]
         code = {lab: i for i, lab in enumerate(unique)}
         self.items = items
         self.classes: list[Hashable] = unique

@@ -22,7 +22,7 @@ class PooledFeatures(nn.Module):
 
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
-        self.network = network
+        self.network: Any = network  # any module with extract_features (EfficientNet's API)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.network.extract_features(images)

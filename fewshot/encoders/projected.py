@@ -26,7 +26,8 @@ class Projected(nn.Module):
 
     def stages(self) -> list[nn.Module]:
         """The base's stages, then the projection (transfer training freezes a prefix of them)."""
-        base_stages = self.base.stages() if hasattr(self.base, "stages") else [self.base]
+        stages = getattr(self.base, "stages", None)
+        base_stages = stages() if callable(stages) else [self.base]
         return [*base_stages, self.projection]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ class SentenceEmbedding(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = model
+        self.model: Any = model  # a SentenceTransformer (an nn.Module with its own API)
 
     def tokenize(self, texts: list[str]) -> dict[str, Any]:
         # sentence-transformers >= 5 renamed tokenize() to preprocess(); support both.
@@ -61,11 +61,14 @@ def check_texts(items: list[Any]) -> list[str]:
 class TextEncoder(TorchEncoder):
     """A sentence encoder: strings → embeddings; batches are sorted by length to limit padding."""
 
-    def __init__(self, module: SentenceEmbedding, **options: Any) -> None:
+    def __init__(self, module: nn.Module, **options: Any) -> None:
+        if not isinstance(module, SentenceEmbedding):
+            raise InputError(f"TextEncoder wraps a SentenceEmbedding, got {type(module).__name__}")
+        self.sentences = module
         super().__init__(module, self._tokenize, **options)
 
     def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        return self.module.tokenize(check_texts(texts))
+        return self.sentences.tokenize(check_texts(texts))
 
     def embed(
         self, inputs: Sequence[Any], *, batch_size: int | None = None, progress: bool | None = None

@@ -45,6 +45,8 @@ class CL2N(nn.Module):
         if not isinstance(dim, int) or dim < 1:
             raise InputError(f"CL2N: `dim` must be a positive int, got {dim!r}")
         self.dim = dim
+        self.mean: torch.Tensor
+        self.fitted: torch.Tensor
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("fitted", torch.tensor(False))
 

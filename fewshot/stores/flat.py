@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class FlatStore(VectorStore):
     def stored_vectors(self) -> np.ndarray:
         """A view of the stored vectors in insertion order (len×d float32), aligned with ``ids``."""
         count = len(self)
-        flat = faiss.downcast_index(self.index.index)
+        flat: Any = faiss.downcast_index(self.index.index)
         return faiss.rev_swig_ptr(flat.get_xb(), count * self.dim).reshape(count, self.dim)
 
     def save(self, path: str | os.PathLike[str]) -> None:

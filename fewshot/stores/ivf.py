@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 import numpy as np
 
-from fewshot.errors import InputError, StoreFormatError
+from fewshot.errors import InputError, NotReadyError, StoreFormatError
 from fewshot.metrics import Metric
 from fewshot.runtime import faiss, search
 from fewshot.stores.base import VectorStore
@@ -82,12 +83,17 @@ class IVFStore(VectorStore):
         if self.index is not None:
             self.index.nprobe = min(int(value), self.index.nlist)
 
+    def _trained_index(self) -> faiss.IndexIVFFlat:
+        if self.index is None:
+            raise NotReadyError("this IVF store is not trained yet")
+        return self.index
+
     def __len__(self) -> int:
-        return len(self._exact) if self._exact is not None else int(self.index.ntotal)
+        return len(self._exact) if self._exact is not None else int(self._trained_index().ntotal)
 
     def _add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         if self._exact is None:
-            self.index.add_with_ids(vectors, ids)
+            self._trained_index().add_with_ids(vectors, ids)
             return
         self._exact.add_prepared(vectors, ids)
         if len(self._exact) >= self.train_at:
@@ -118,12 +124,12 @@ class IVFStore(VectorStore):
     def _remove(self, ids: np.ndarray) -> int:
         if self._exact is not None:
             return self._exact.remove(ids)
-        return int(self.index.remove_ids(faiss.IDSelectorBatch(ids)))
+        return int(self._trained_index().remove_ids(faiss.IDSelectorBatch(ids)))
 
     def _search_prepared(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self._exact is not None:
             return self._exact.search_prepared(queries, k)
-        scores, ids = search(self.index, queries, k)
+        scores, ids = search(self._trained_index(), queries, k)
         if not self.metric.inner_product:
             np.negative(scores, out=scores)
         scores[ids < 0] = -np.inf
@@ -133,10 +139,11 @@ class IVFStore(VectorStore):
         """All stored ids (int64)."""
         if self._exact is not None:
             return self._exact.ids()
-        lists = self.index.invlists
+        index = self._trained_index()
+        lists: Any = index.invlists
         parts = [
             faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
-            for i in range(self.index.nlist)
+            for i in range(index.nlist)
             if lists.list_size(i)
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
@@ -146,7 +153,7 @@ class IVFStore(VectorStore):
         if self._exact is not None:
             self._exact.save(path)
         else:
-            faiss.write_index(self.index, os.fspath(path))
+            faiss.write_index(self._trained_index(), os.fspath(path))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], dim: int, metric: str | Metric) -> IVFStore:
