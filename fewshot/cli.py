@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from fewshot.classifier import MODES, FewShotClassifier
-from fewshot.durable import POINTER_NAME
+from fewshot.classifier import MODES, FewShotClassifier, check_label
 from fewshot.encoders.text import TextEncoder
 from fewshot.errors import FewShotError, InputError
 from fewshot.metrics import METRICS
+from fewshot.store_directory import read_pointer
 
 
 def _read_inputs(clf: FewShotClassifier, values: Sequence[str], from_file: str | None) -> Any:
@@ -66,37 +66,44 @@ def _read_inputs(clf: FewShotClassifier, values: Sequence[str], from_file: str |
     return items
 
 
-def _open_store(args: argparse.Namespace, create: bool) -> FewShotClassifier:
+def _open_store(args: argparse.Namespace) -> FewShotClassifier:
     store = Path(args.store)
-    if (store / POINTER_NAME).is_file():
-        return FewShotClassifier.load(store)
-    if not create:
+    if read_pointer_or_none(store) is None:
         raise InputError(
             f"no store at {store}: create one with `fewshot register --store {store} ...`"
         )
+    return FewShotClassifier.load(store)
+
+
+def read_pointer_or_none(store: Path) -> str | None:
+    """The live snapshot's name, ``None`` where no store exists yet (errors for foreign ones)."""
+    return read_pointer(store) if store.is_dir() else None
+
+
+def _new_store(args: argparse.Namespace) -> dict[str, Any]:
+    """Constructor keywords for a store that does not exist yet."""
     encoder = None if args.encoder == "features" else args.encoder
-    return FewShotClassifier(encoder, metric=args.metric, mode=args.mode, threshold=args.threshold)
+    return {
+        "encoder": encoder,
+        "metric": args.metric,
+        "mode": args.mode,
+        "threshold": args.threshold,
+    }
 
 
 def _cmd_register(args: argparse.Namespace) -> int:
-    clf = _open_store(args, create=True)
-    clf.register(args.label, _read_inputs(clf, args.inputs, args.from_file))
-    clf.save(args.store)
+    label = check_label(args.label)  # before any folder is created
+    with FewShotClassifier.editing(args.store, **_new_store(args)) as clf:
+        clf.register(label, _read_inputs(clf, args.inputs, args.from_file))
+        shots, classes = clf.num_shots(label), len(clf)
     print(
-        json.dumps(
-            {
-                "store": str(args.store),
-                "label": args.label,
-                "shots": clf.num_shots(args.label),
-                "classes": len(clf),
-            }
-        )
+        json.dumps({"store": str(args.store), "label": label, "shots": shots, "classes": classes})
     )
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    clf = _open_store(args, create=False)
+    clf = _open_store(args)
     if args.threshold is not None:
         clf.threshold = args.threshold
     inputs = _read_inputs(clf, args.inputs, args.from_file)
@@ -118,15 +125,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
-    clf = _open_store(args, create=False)
-    clf.remove(args.label)
-    clf.save(args.store)
-    print(json.dumps({"store": str(args.store), "removed": args.label, "classes": len(clf)}))
+    _open_store(args)  # a clear error where there is no store
+    with FewShotClassifier.editing(args.store) as clf:
+        clf.remove(args.label)
+        classes = len(clf)
+    print(json.dumps({"store": str(args.store), "removed": args.label, "classes": classes}))
     return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    clf = _open_store(args, create=False)
+    clf = _open_store(args)
     info = {
         "store": str(args.store),
         "encoder": None if clf.encoder is None else clf.encoder.spec,

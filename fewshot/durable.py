@@ -1,11 +1,9 @@
-"""Crash-safe, versioned files: checksums, atomic JSON, and snapshot directories behind a pointer.
+"""Crash-safe, versioned files: fsync, atomic writes, JSON, checksums, and paths kept inside a folder.
 
-A store directory holds complete snapshots and a small ``CURRENT`` file naming the live one.
-A save writes a new snapshot under a temporary name, renames it into place, then replaces
-``CURRENT`` with ``os.replace`` (atomic on POSIX), so a process killed at any moment leaves
-the previous save loadable. Saves hold an exclusive ``flock`` on the store directory and loads
-a shared one, so saves (from any thread or process on a local filesystem) run one at a time and
-a load never sees a snapshot deleted under it. Nothing here unpickles.
+Everything a saved store or checkpoint reads goes through here, so every path a manifest names
+is checked to stay inside its folder (no ``..``, no absolute path, no symlink out) and every
+file it reads is checked against the SHA-256 recorded when it was written. Nothing here
+unpickles.
 """
 
 from __future__ import annotations
@@ -14,31 +12,18 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fewshot.errors import InputError, StoreFormatError
+from fewshot.errors import InputError, StoreFormatError, StoreWriteError
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; saves are still atomic, not serialised
-    fcntl = None  # type: ignore[assignment]
-
-POINTER_NAME = "CURRENT"
-POINTER_FORMAT = "fewshot.store"
-SNAPSHOT_PREFIX = "snapshot-"
 TEMP_PREFIX = ".tmp-"
-# Names that only commit_snapshot creates inside a store: snapshots, their temporary folders and
-# the temporary CURRENT file. Leftovers of a killed save match these and nothing else.
-_SNAPSHOT_NAME = rf"{re.escape(SNAPSHOT_PREFIX)}\d+-\d+"
-_OWN_NAMES = re.compile(
-    rf"^(?:{_SNAPSHOT_NAME}|{re.escape(TEMP_PREFIX)}{_SNAPSHOT_NAME}\.\d+\.d"
-    rf"|{re.escape(TEMP_PREFIX + POINTER_NAME)}\.\d+\.\d+)$"
-)
+#: JSON files a store reads (manifests, pointers, texts) are refused beyond this size: a
+#: manifest lists every class, so even 10⁶ classes stay far below it.
+MAX_JSON_BYTES = 1 << 30
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -68,12 +53,25 @@ def write_bytes_durably(path: str | os.PathLike[str], data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Replace ``path`` with ``obj`` as JSON, atomically: readers see the old or the new file."""
-    path = Path(path)
-    temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+def json_bytes(obj: Any) -> bytes:
+    """``obj`` as UTF-8 JSON; a string that cannot be encoded (a lone surrogate) is an InputError."""
     try:
-        write_bytes_durably(temp, json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8"))
+        return json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(f"cannot write JSON: a string is not valid Unicode text ({exc})") from exc
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, temp_dir: Path | None = None) -> None:
+    """Replace ``path`` with ``obj`` as JSON, atomically: readers see the old or the new file.
+
+    The temporary file is written in ``temp_dir`` (default: beside ``path``; same filesystem).
+    """
+    path = Path(path)
+    folder = temp_dir if temp_dir is not None else path.parent
+    temp = folder / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{time.monotonic_ns()}"
+    data = json_bytes(obj)
+    try:
+        write_bytes_durably(temp, data)
         os.replace(temp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -82,24 +80,51 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike[str], what: str) -> Any:
-    """Load a JSON file, turning absence or corruption into a StoreFormatError naming the file."""
+    """Load a JSON file, turning absence, corruption, excess size or nesting into a
+    StoreFormatError naming the file."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError as exc:
         raise StoreFormatError(f"{what}: missing file {path}") from exc
+    except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        raise StoreFormatError(f"{what}: cannot read {path} ({exc})") from exc
+    if len(data) > MAX_JSON_BYTES:
+        raise StoreFormatError(f"{what}: {path} is larger than {MAX_JSON_BYTES} bytes")
+    try:
+        return json.loads(data.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StoreFormatError(
             f"{what}: {path} is not valid JSON ({exc}); the file is corrupt"
         ) from exc
+    except RecursionError as exc:
+        raise StoreFormatError(f"{what}: {path} is nested too deeply to be one of ours") from exc
 
 
-def verify_checksums(directory: Path, expected: dict[str, str], what: str) -> None:
-    """Check every listed file exists and has the recorded SHA-256."""
+def contained(folder: Path, name: object, what: str) -> Path:
+    """``folder/name`` for a relative ``name`` that stays inside ``folder``: no absolute path,
+    no ``..``, no symlink anywhere on the way; otherwise a StoreFormatError naming it."""
+    if not isinstance(name, str) or not name or len(name) > 255 or "\x00" in name:
+        raise StoreFormatError(f"{what}: {name!r} is not a file name inside {folder}")
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or name.startswith("~"):
+        raise StoreFormatError(f"{what}: names a file outside {folder}: {name!r}")
+    path = folder
+    for part in relative.parts:
+        path = path / part
+        if path.is_symlink():
+            raise StoreFormatError(f"{what}: {path} is a symbolic link; stores never hold links")
+    return path
+
+
+def verify_checksums(directory: Path, expected: object, what: str) -> None:
+    """Check every listed file stays inside ``directory``, exists and has the recorded SHA-256."""
+    if not isinstance(expected, dict):
+        raise StoreFormatError(f"{what}: the checksum list must be an object of name → sha256")
     for name, digest in expected.items():
-        path = directory / name
-        if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise StoreFormatError(f"{what}: manifest names a file outside the store: {name!r}")
+        path = contained(directory, name, what)
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise StoreFormatError(f"{what}: the checksum of {name!r} is not a SHA-256 hex digest")
         if not path.is_file():
             raise StoreFormatError(f"{what}: missing file {path}")
         actual = sha256_file(path)
@@ -110,107 +135,21 @@ def verify_checksums(directory: Path, expected: dict[str, str], what: str) -> No
             )
 
 
-@contextlib.contextmanager
-def store_lock(root: Path, exclusive: bool) -> Iterator[None]:
-    """Hold an advisory ``flock`` on the store directory (exclusive to save, shared to load).
-
-    The kernel drops it when the holder dies, so a killed saver never blocks the next one.
-    """
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _remove_stale(directory: Path, keep: str) -> None:
-    """Delete what killed or earlier saves left: unreferenced snapshots and temporary files.
-
-    Runs under the exclusive lock, so no other save is writing any of them.
-    """
-    for entry in directory.iterdir():
-        if entry.name == keep or not _OWN_NAMES.match(entry.name):
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
-
-
 def write_durably(folder: Path, write: Callable[[Path], None]) -> None:
-    """``write(folder)``, then fsync every file in it and the folder itself (before a rename)."""
-    write(folder)
-    for entry in folder.rglob("*"):
-        if entry.is_file():
-            fsync_path(entry)
-    fsync_path(folder)
+    """``write(folder)``, then fsync every file in it and the folder itself (before a rename).
 
-
-def commit_snapshot(directory: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
-    """Write a new snapshot of a store with ``write(folder)``, then switch ``CURRENT`` to it.
-
-    ``directory`` must be absent, empty, an existing store, or hold only what a killed first
-    save left; anything else is refused so that a save never deletes a user's unrelated files.
+    A failure to write (a full disk, a file-size limit) becomes a ``StoreWriteError``.
     """
-    root = Path(directory)
-    if root.exists() and not root.is_dir():
-        raise StoreFormatError(f"cannot save to {root}: it exists and is not a directory")
-    root.mkdir(parents=True, exist_ok=True)
-    with store_lock(root, exclusive=True):
-        foreign = [p.name for p in root.iterdir() if not _OWN_NAMES.match(p.name)]
-        if foreign and not (root / POINTER_NAME).is_file():
-            raise StoreFormatError(
-                f"refusing to save into {root}: it holds other files ({foreign[0]!r}) and no "
-                f"fewshot store ({POINTER_NAME} is missing); choose an empty or new directory"
-            )
-        snapshot = f"{SNAPSHOT_PREFIX}{time.time_ns()}-{os.getpid()}"
-        temp = root / f"{TEMP_PREFIX}{snapshot}.{os.getpid()}.d"
-        temp.mkdir()
-        try:
-            write_durably(temp, write)
-            os.rename(temp, root / snapshot)
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
+    try:
+        write(folder)
+        for entry in folder.rglob("*"):
+            if entry.is_file():
+                fsync_path(entry)
+        fsync_path(folder)
+    except OSError as exc:
+        if isinstance(exc, StoreWriteError):
             raise
-        fsync_path(root)
-        write_json_atomic(root / POINTER_NAME, {"format": POINTER_FORMAT, "snapshot": snapshot})
-        _remove_stale(root, keep=snapshot)
-    return root / snapshot
-
-
-def current_snapshot(directory: str | os.PathLike[str]) -> Path:
-    """The live snapshot folder of a store, named by its ``CURRENT`` pointer."""
-    root = Path(directory)
-    pointer_path = root / POINTER_NAME
-    snapshot = root / snapshot_name(root)
-    if not snapshot.is_dir():
-        raise StoreFormatError(f"{pointer_path} points to {snapshot}, which is missing")
-    return snapshot
-
-
-def snapshot_name(directory: str | os.PathLike[str]) -> str:
-    """The snapshot name in a store's ``CURRENT`` pointer; clear errors for non-stores."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise StoreFormatError(f"no saved classifier at {root}: the directory does not exist")
-    pointer_path = root / POINTER_NAME
-    if not pointer_path.is_file():
-        raise StoreFormatError(
-            f"{root} is not a fewshot store: {pointer_path} is missing "
-            "(was it written by FewShotClassifier.save?)"
-        )
-    pointer = read_json(pointer_path, "store pointer")
-    if not isinstance(pointer, dict) or pointer.get("format") != POINTER_FORMAT:
-        raise StoreFormatError(f"{pointer_path} is not a fewshot store pointer (foreign file)")
-    name = pointer.get("snapshot")
-    if not isinstance(name, str) or not name.startswith(SNAPSHOT_PREFIX) or "/" in name:
-        raise StoreFormatError(f"{pointer_path} names an invalid snapshot: {name!r}")
-    return name
+        raise StoreWriteError(f"could not write {folder.parent}: {exc.strerror or exc}") from exc
 
 
 def check_path_argument(directory: object, argument: str = "directory") -> Path:
@@ -225,33 +164,31 @@ def check_path_argument(directory: object, argument: str = "directory") -> Path:
     return Path(directory)
 
 
-@contextlib.contextmanager
-def reading_store(directory: str | os.PathLike[str]) -> Iterator[Path]:
-    """The live snapshot folder, held under a shared lock so no save deletes it while read."""
-    root = Path(directory)
-    # Clear errors for missing or foreign directories before locking; the snapshot itself is
-    # only resolved under the lock (a concurrent save may replace it in between).
-    snapshot_name(root)
-    with store_lock(root, exclusive=False):
-        yield current_snapshot(root)
-
-
-def replace_directory(target: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
-    """Write a plain directory (e.g. an encoder checkpoint) to a temporary name, then rename it in.
-
-    An existing ``target`` is moved aside first and deleted after the new one is in place.
+def replace_directory(
+    target: str | os.PathLike[str], write: Callable[[Path], None], owned: Callable[[Path], bool]
+) -> Path:
+    """Write a plain directory (e.g. an encoder checkpoint) under a temporary name, then rename
+    it to ``target``. An existing ``target`` is replaced only if it is empty or ``owned(target)``
+    says it is one of ours; anything else is refused, so no user folder is ever deleted.
     """
     target = Path(target)
+    if target.exists() and not (target.is_dir() and not target.is_symlink()):
+        raise StoreFormatError(f"cannot write to {target}: it exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()) and not owned(target):
+        raise StoreFormatError(
+            f"refusing to replace {target}: it holds files that fewshot did not write; "
+            "choose a new or empty directory"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f"{TEMP_PREFIX}{target.name}.{os.getpid()}.d")
-    shutil.rmtree(temp, ignore_errors=True)
+    temp = target.with_name(f"{TEMP_PREFIX}{target.name}.{os.getpid()}.{time.monotonic_ns()}.d")
     temp.mkdir()
     try:
         write_durably(temp, write)
         old = None
         if target.exists():
-            old = target.with_name(f"{TEMP_PREFIX}{target.name}.{os.getpid()}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            old = target.with_name(
+                f"{TEMP_PREFIX}{target.name}.{os.getpid()}.{time.monotonic_ns()}.old"
+            )
             os.rename(target, old)
         os.rename(temp, target)
         fsync_path(target.parent)

@@ -24,3 +24,8 @@ class NotReadyError(FewShotError, RuntimeError):
 
 class StoreFormatError(FewShotError, ValueError):
     """A saved directory or file is missing, corrupt, foreign or from a newer format version."""
+
+
+class StoreWriteError(FewShotError, OSError):
+    """A save could not be written (a full disk, a file-size limit, no permission); the previous
+    save of the store is intact."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from fewshot.classifier.id_labels import IdLabels
 from fewshot.classifier.inputs import CHUNK_ROWS, MODES, Label
 from fewshot.classifier.space import MetricSpace
 from fewshot.errors import StoreFormatError, UnknownLabelError
@@ -59,7 +60,7 @@ class Catalog:
         self._shots: dict[Label, np.ndarray] = {}
         self._examples: dict[Label, list[Any]] = {}
         self._ids: dict[Label, np.ndarray] = {}
-        self._label_by_id = np.empty(0, dtype=object)  # store id → label (None when free)
+        self._label_by_id = IdLabels()  # store id → label
         self._next_id = 0
         self._index: VectorStore | None = None
 
@@ -141,8 +142,9 @@ class Catalog:
             index.remove(np.concatenate(stale))
         index.add(vectors, np.concatenate(ids))
         for label_ids, (label, shots) in zip(ids, merged.items()):
+            if label not in self._ids:
+                self._label_by_id.append(label_ids, label)
             self._shots[label], self._ids[label] = shots, label_ids
-            self._label_by_id[label_ids] = label
 
     def _add_shots(self, index: VectorStore, new: Mapping[Label, np.ndarray]) -> None:
         for label, shots in new.items():
@@ -150,7 +152,7 @@ class Catalog:
             for start in range(0, len(shots), CHUNK_ROWS):
                 part = slice(start, start + CHUNK_ROWS)
                 index.add(self.space(shots[part]), ids[part])
-            self._label_by_id[ids] = label
+            self._label_by_id.append(ids, label)
             self._shots[label] = self._merged(label, shots)
             self._ids[label] = (
                 np.concatenate([self._ids[label], ids]) if label in self._ids else ids
@@ -168,10 +170,6 @@ class Catalog:
     def _new_ids(self, count: int) -> np.ndarray:
         ids = np.arange(self._next_id, self._next_id + count, dtype=np.int64)
         self._next_id += count
-        if self._next_id > len(self._label_by_id):
-            grown = np.empty(max(self._next_id, 2 * len(self._label_by_id), 64), dtype=object)
-            grown[: len(self._label_by_id)] = self._label_by_id
-            self._label_by_id = grown
         return ids
 
     def remove(self, label: Label) -> None:
@@ -182,7 +180,7 @@ class Catalog:
         self._examples.pop(label, None)
         if self._index is not None:
             self._index.remove(ids)
-        self._label_by_id[ids] = None
+        self._label_by_id.remove(ids)
         self.version += 1
 
     def rebuilt(
@@ -206,9 +204,7 @@ class Catalog:
                 (len(queries), k), None, object
             )
         scores, ids = self._index.search_prepared(queries, k)
-        labels = self._label_by_id[np.maximum(ids, 0)]
-        labels[ids < 0] = None
-        return scores, labels
+        return scores, self._label_by_id.lookup(ids)
 
     def stored(self) -> int:
         """Vectors in the store (classes in prototype mode, shots in knn mode)."""
@@ -236,11 +232,16 @@ class Catalog:
         """A catalog holding a snapshot's state; its store must hold exactly the listed ids."""
         catalog = cls(space, mode, store, state.dim, store_options)
         catalog._index, catalog._next_id = state.index, state.next_id
-        catalog._label_by_id = np.empty(max(state.next_id, 64), dtype=object)
+        pairs = [(ids, label) for label, ids in state.ids.items()]
+        all_ids = np.concatenate([ids for ids, _ in pairs]) if pairs else np.zeros(0, np.int64)
+        labels = np.empty(len(all_ids), dtype=object)
+        start = 0
+        for ids, label in pairs:
+            labels[start : start + len(ids)] = label
+            start += len(ids)
+        catalog._label_by_id = IdLabels.from_pairs(all_ids, labels)
         for label, shots in state.shots.items():
-            ids = state.ids[label]
-            catalog._shots[label], catalog._ids[label] = shots, ids
-            catalog._label_by_id[ids] = label
+            catalog._shots[label], catalog._ids[label] = shots, state.ids[label]
             if state.examples is not None:
                 catalog._examples[label] = list(state.examples[label])
         listed = np.sort(np.concatenate(list(state.ids.values()))) if state.ids else np.zeros(0)

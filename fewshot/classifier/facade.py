@@ -9,7 +9,8 @@ lock; changes to the catalog are swapped in under it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,20 @@ from fewshot.classifier.inputs import (
     label_batches,
 )
 from fewshot.classifier.scoring import QueryResult, answer, rejections
-from fewshot.classifier.snapshot import load_classifier, save_classifier
+from fewshot.classifier.snapshot import (
+    Snapshot,
+    editing_classifier,
+    load_classifier,
+    save_classifier,
+)
 from fewshot.durable import check_path_argument
 from fewshot.encoders import Encoder
 from fewshot.errors import InputError, NotReadyError
 from fewshot.stores import check_k
+
+#: ``query`` pads results with ``None`` up to this ``k`` when fewer classes exist; a larger
+#: ``k`` than the classes is refused, so a typo cannot allocate an N × 10¹² result.
+MAX_PADDED_K = 1024
 
 
 class FewShotClassifier(ClassifierBase):
@@ -133,8 +143,14 @@ class FewShotClassifier(ClassifierBase):
         k = check_k(k)
         with self._lock.read():  # the encoder and the classes it embedded them with, as a pair
             encoder, catalog = self.encoder, self._catalog
-        if not len(catalog):
+        classes = len(catalog)
+        if not classes:
             raise NotReadyError("no class is registered yet: call register(label, examples) first")
+        if k > max(classes, MAX_PADDED_K):
+            raise InputError(
+                f"k={k} asks for more answers than the {classes} registered classes; results "
+                f"are padded with None only up to k={MAX_PADDED_K}: ask for at most {classes}"
+            )
         if encoder is None:  # validated chunk by chunk below, inside the search loop
             rows = feature_rows(batch, catalog.dim, "batch")
         else:  # encode outside the lock: it is the slow part and touches no shared state
@@ -185,15 +201,17 @@ class FewShotClassifier(ClassifierBase):
 
     # ---------------------------------------------------------------------------- persistence
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Save everything needed to answer queries again; crash-safe (see ``fewshot.durable``).
+        """Save everything needed to answer queries again; crash-safe (``fewshot.store_directory``).
 
         Writes a FAISS index, the shots as safetensors, the encoder (its name, or its weights
         as a checkpoint) and a JSON manifest with checksums. Returns the snapshot folder.
         """
-        root = check_path_argument(directory)
+        return self._save(check_path_argument(directory), locked=False)
+
+    def _save(self, root: Path, *, locked: bool) -> Path:
         with self._lock.read():
             state, settings = self._catalog.state(), self.get_settings()
-            return save_classifier(root, settings, self._encoder, self.head, state)
+            return save_classifier(root, settings, self._encoder, self.head, state, locked=locked)
 
     @classmethod
     def load(
@@ -203,12 +221,35 @@ class FewShotClassifier(ClassifierBase):
         encoder: Encoder | str | None = None,
         **encoder_options: Any,
     ) -> FewShotClassifier:
-        """Load a classifier saved with ``save``; checksums are verified and nothing is unpickled.
+        """Load a classifier saved with ``save``; every file is checked and nothing is unpickled.
 
         Pass ``encoder=`` to supply (or replace) the encoder, e.g. one that could not be saved.
         """
         root = check_path_argument(directory)
-        snapshot, catalog = load_classifier(root, encoder, encoder_options)
+        return cls._from_snapshot(load_classifier(root, encoder, encoder_options))
+
+    @classmethod
+    @contextmanager
+    def editing(
+        cls, directory: str | os.PathLike[str], **new_store: Any
+    ) -> Iterator[FewShotClassifier]:
+        """Load a store (or start one with ``new_store``: the constructor's keywords, encoder
+        included), let the block change it, and save it, all under the store's exclusive lock:
+        concurrent editors (processes, threads, CLI calls) wait for each other, so none of their
+        changes is lost. Nothing is saved if the block raises.
+
+        Example:
+            >>> with FewShotClassifier.editing("intents/", encoder="minilm") as clf:
+            ...     clf.register("refund", ["I want my money back"])
+        """
+        root = check_path_argument(directory)
+        with editing_classifier(root, None, {}) as snapshot:
+            clf = cls(**new_store) if snapshot is None else cls._from_snapshot(snapshot)
+            yield clf
+            clf._save(root, locked=True)
+
+    @classmethod
+    def _from_snapshot(cls, snapshot: Snapshot) -> FewShotClassifier:
         clf = cls(snapshot.encoder, **snapshot.settings)
-        clf._catalog = catalog
+        clf._catalog = snapshot.catalog
         return clf

@@ -36,6 +36,13 @@ def check_label(label: Any) -> Label:
     if isinstance(label, str):
         if not label.strip():
             raise InputError("a label must be a non-empty string (got an empty or blank one)")
+        try:
+            label.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(
+                f"label {label!r} is not valid Unicode text (it holds a lone surrogate, as "
+                "bytes that were not UTF-8 decode to); pass text that UTF-8 can encode"
+            ) from None
         return label
     raise InputError(f"a label must be a string or an int, got {type(label).__name__}: {label!r}")
 
@@ -90,7 +97,10 @@ def check_settings(mode: Any, n_neighbors: Any, store_options: Any) -> None:
 def feature_rows(examples: Any, dim: int | None, what: str) -> np.ndarray:
     """Feature inputs as a 2-D real array of width ``dim`` (not yet copied to float32)."""
     if isinstance(examples, torch.Tensor):
-        examples = examples.detach().cpu().numpy()
+        tensor = examples.detach().cpu()
+        if tensor.is_floating_point() and tensor.dtype not in (torch.float32, torch.float64):
+            tensor = tensor.float()  # bfloat16 / float16: numpy has no bfloat16
+        examples = tensor.numpy()
     try:
         array = np.asarray(examples)
     except ValueError as exc:  # ragged lists

@@ -2,42 +2,38 @@
 
 A snapshot holds a FAISS index, the shots (safetensors), raw texts (JSON), a projection head
 (safetensors), the encoder (its name, or a checkpoint folder) and ``manifest.json`` with the
-format version, the settings and a SHA-256 of every file. ``fewshot.durable`` puts the folder
-in place crash-safely; this module only knows what goes inside. It works on plain values (the
-settings, the encoder, the head and a ``CatalogState``), never on a classifier object.
+format version, the settings and a SHA-256 of every file. ``fewshot.store_directory`` puts the
+folder in place crash-safely; ``manifest`` checks what is read back. This module works on plain
+values (settings, encoder, head, a ``CatalogState``), never on a classifier object.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 from safetensors.torch import load_file as load_torch_file
 
 from fewshot.classifier.catalog import Catalog, CatalogState
-from fewshot.classifier.inputs import check_label
+from fewshot.classifier.manifest import FORMAT, VERSION, check_manifest, check_tensor_file
 from fewshot.classifier.space import MetricSpace
-from fewshot.durable import (
-    commit_snapshot,
-    read_json,
-    reading_store,
-    sha256_file,
-    verify_checksums,
-    write_json_atomic,
-)
+from fewshot.durable import read_json, sha256_file, verify_checksums, write_json_atomic
 from fewshot.encoders import Encoder, TorchEncoder, load_encoder, write_checkpoint_files
 from fewshot.errors import InputError, StoreFormatError
 from fewshot.heads.projection import ProjectionHead
 from fewshot.metrics import get_metric
+from fewshot.store_directory import commit_snapshot, editing_store, reading_store
 from fewshot.stores import load_store
+from fewshot.stores.faiss_files import check_index_file
 from fewshot.version import __version__
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = "fewshot.classifier"
-MANIFEST_VERSION = 2  # 2: raw text examples (examples.json) and a projection head
 SHOTS_NAME = "shots.safetensors"
 EXAMPLES_NAME = "examples.json"
 HEAD_NAME = "head.safetensors"
@@ -46,18 +42,16 @@ ENCODER_DIR = "encoder"
 #: The classifier settings a manifest records (constructor keywords).
 SETTINGS = ("metric", "mode", "threshold", "n_neighbors", "store")
 # Encoders that load_encoder rebuilds exactly from their name (weights ship in packages).
-_REBUILDABLE = {"efficientnet-lite0", "minilm", "omniglot-conv4"}
+REBUILDABLE = ("efficientnet-lite0", "minilm", "omniglot-conv4")
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a snapshot folder holds, ready for ``FewShotClassifier`` to rebuild itself from."""
+    """A verified snapshot: settings (constructor keywords), encoder, head, and its classes."""
 
     settings: dict[str, Any]
     encoder: Encoder | None
-    head: ProjectionHead | None
-    manifest: dict[str, Any]
-    folder: Path
+    catalog: Catalog
 
 
 def save_classifier(
@@ -66,25 +60,30 @@ def save_classifier(
     encoder: Encoder | None,
     head: ProjectionHead | None,
     state: CatalogState,
+    *,
+    locked: bool = False,
 ) -> Path:
     """Write a new snapshot of a classifier into store directory ``root``; returns its folder."""
-    return commit_snapshot(root, lambda folder: write_files(folder, settings, encoder, head, state))
+    return commit_snapshot(
+        root, lambda folder: write_files(folder, settings, encoder, head, state), locked=locked
+    )
 
 
-def load_classifier(
-    root: Path, encoder: Encoder | str | None, options: dict[str, Any]
-) -> tuple[Snapshot, Catalog]:
-    """Read the live snapshot of store directory ``root``: its settings and encoder, and its
-    classes as a ``Catalog`` (``encoder`` overrides the saved one; ``options`` go to it)."""
+def load_classifier(root: Path, encoder: Encoder | str | None, options: dict[str, Any]) -> Snapshot:
+    """Read the live snapshot of store directory ``root`` (``encoder`` overrides the saved one;
+    ``options`` go to ``load_encoder``)."""
     with reading_store(root) as folder:
-        snapshot = read_files(folder, encoder, options)
-        space = MetricSpace(get_metric(snapshot.settings["metric"]), snapshot.head)
-        state = catalog_state(snapshot, space.metric)
-        settings = snapshot.settings
-        catalog = Catalog.restore(
-            space, settings["mode"], settings["store"], state, settings.get("store_options")
-        )
-    return snapshot, catalog
+        return read_snapshot(folder, encoder, options)
+
+
+@contextmanager
+def editing_classifier(
+    root: Path, encoder: Encoder | str | None, options: dict[str, Any]
+) -> Iterator[Snapshot | None]:
+    """The live snapshot (``None`` for a new store) with the store's exclusive lock held until
+    the block ends; save inside with ``save_classifier(..., locked=True)``."""
+    with editing_store(root) as folder:
+        yield None if folder is None else read_snapshot(folder, encoder, options)
 
 
 def encoder_entry(encoder: Encoder | None, folder: Path) -> dict[str, Any] | None:
@@ -92,7 +91,7 @@ def encoder_entry(encoder: Encoder | None, folder: Path) -> dict[str, Any] | Non
     if encoder is None:
         return None
     spec = encoder.spec
-    if spec.get("name") in _REBUILDABLE and "checkpoint" not in spec and "finetuned" not in spec:
+    if spec.get("name") in REBUILDABLE and "checkpoint" not in spec and "finetuned" not in spec:
         return {"spec": spec}
     if spec.get("name") == "torchvision" and spec.get("weights") is None:
         return {"spec": spec}
@@ -113,12 +112,17 @@ def write_files(
     """Write every file of one snapshot into ``folder`` (the caller holds the read lock)."""
     labels = list(state.shots)
     files: list[str] = []
-    if labels:
-        save_file(
-            {"shots": np.concatenate([state.shots[label] for label in labels])},
-            str(folder / SHOTS_NAME),
-        )
-        files.append(SHOTS_NAME)
+    try:
+        if labels:
+            shots = np.concatenate([state.shots[label] for label in labels])
+            save_file({"shots": shots}, str(folder / SHOTS_NAME))
+            files.append(SHOTS_NAME)
+        if head is not None:
+            weights = {k: v.numpy() for k, v in head.state_dict().items()}
+            save_file(weights, str(folder / HEAD_NAME))
+            files.append(HEAD_NAME)
+    except SafetensorError as exc:  # e.g. a full disk: reported as the OSError it is
+        raise OSError(str(exc)) from exc
     if state.index is not None:
         state.index.save(folder / INDEX_NAME)
         files.append(INDEX_NAME)
@@ -127,17 +131,12 @@ def write_files(
         write_json_atomic(folder / EXAMPLES_NAME, [state.examples[label] for label in labels])
         files.append(EXAMPLES_NAME)
         examples = EXAMPLES_NAME
-    head_entry = None
-    if head is not None:
-        save_file({k: v.numpy() for k, v in head.state_dict().items()}, str(folder / HEAD_NAME))
-        files.append(HEAD_NAME)
-        head_entry = {"spec": head.spec, "weights": HEAD_NAME}
     encoder_record = encoder_entry(encoder, folder)
     if encoder_record and encoder_record.get("checkpoint"):
         files += [f"{ENCODER_DIR}/{path.name}" for path in sorted((folder / ENCODER_DIR).iterdir())]
     manifest = {
-        "format": MANIFEST_FORMAT,
-        "format_version": MANIFEST_VERSION,
+        "format": FORMAT,
+        "format_version": VERSION,
         "fewshot_version": __version__,
         **{name: settings[name] for name in SETTINGS},
         "store_options": settings.get("store_options") or {},
@@ -149,79 +148,50 @@ def write_files(
             for label in labels
         ],
         "examples": examples,  # per class, in the order of "classes" (format 2)
-        "head": head_entry,  # format 2
+        "head": None if head is None else {"spec": head.spec, "weights": HEAD_NAME},
         "files": {name: sha256_file(folder / name) for name in files},
     }
     write_json_atomic(folder / MANIFEST_NAME, manifest)
 
 
-def read_files(folder: Path, encoder: Encoder | str | None, options: dict[str, Any]) -> Snapshot:
-    """Read and verify one snapshot's manifest, encoder and head (the caller holds the lock).
-
-    ``encoder`` overrides the saved one (e.g. one that could not be saved); ``options`` go to
-    ``load_encoder``. The classes are read by ``catalog_state`` once the settings are known.
-    """
-    manifest_path = folder / MANIFEST_NAME
-    manifest = read_json(manifest_path, "saved classifier")
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise StoreFormatError(
-            f"{manifest_path} is not a fewshot classifier manifest (foreign file)"
-        )
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > MANIFEST_VERSION:
-        raise StoreFormatError(
-            f"{manifest_path} has format_version {version!r}; this fewshot reads up to "
-            f"{MANIFEST_VERSION}: upgrade fewshot to load it"
-        )
-    try:
-        verify_checksums(folder, manifest["files"], "saved classifier")
-        settings = {name: manifest[name] for name in SETTINGS if name != "store"}
-        settings["store"] = manifest.get("store", "flat")
-        settings["store_options"] = manifest.get("store_options") or {}
-        resolved = _snapshot_encoder(folder, manifest.get("encoder"), encoder, options)
-        head = load_head(folder, manifest["head"]) if manifest.get("head") else None
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, (InputError, StoreFormatError)):
-            raise
-        raise StoreFormatError(f"{manifest_path} is malformed: {exc!r}") from exc
-    return Snapshot(settings, resolved, head, manifest, folder)
-
-
-def catalog_state(snapshot: Snapshot, metric: Any) -> CatalogState:
-    """The classes of a snapshot: shots, ids, texts and the store (checked against each other)."""
-    folder, manifest = snapshot.folder, snapshot.manifest
-    try:
-        return _catalog_state(folder, manifest, snapshot.encoder, metric)
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, (InputError, StoreFormatError)):
-            raise
-        raise StoreFormatError(f"{folder / MANIFEST_NAME} is malformed: {exc!r}") from exc
-
-
-def _catalog_state(
-    folder: Path, manifest: dict[str, Any], encoder: Encoder | None, metric: Any
-) -> CatalogState:
+def read_snapshot(folder: Path, encoder: Encoder | str | None, options: dict[str, Any]) -> Snapshot:
+    """Check and read one snapshot folder (the caller holds the store's lock)."""
+    path = folder / MANIFEST_NAME
+    manifest = check_manifest(read_json(path, "saved classifier"), folder, path)
+    verify_checksums(folder, manifest["files"], "saved classifier")
+    settings = {name: manifest[name] for name in SETTINGS if name != "store"}
+    settings["store"] = manifest.get("store", "flat")
+    settings["store_options"] = manifest.get("store_options") or {}
+    resolved = _snapshot_encoder(folder, manifest["encoder"], encoder, options)
     dim = manifest["dim"]
-    if encoder is not None and dim is not None and encoder.dim != dim:
+    if resolved is not None and dim is not None and resolved.dim != dim:
         raise InputError(
-            f"the encoder gives {encoder.dim}-d embeddings; the saved classifier holds {dim}-d"
+            f"the encoder gives {resolved.dim}-d embeddings; the saved classifier holds {dim}-d"
         )
-    classes = manifest["classes"]
+    head = _load_head(folder, manifest["head"]) if manifest.get("head") else None
+    space = MetricSpace(get_metric(manifest["metric"]), head)
+    state = _catalog_state(folder, manifest, space)
+    catalog = Catalog.restore(
+        space, manifest["mode"], settings["store"], state, settings["store_options"]
+    )
+    return Snapshot(settings, resolved, catalog)
+
+
+def _catalog_state(folder: Path, manifest: dict[str, Any], space: MetricSpace) -> CatalogState:
+    """Shots, ids, texts and the store of a checked manifest, each checked against its file."""
+    dim, classes = manifest["dim"], manifest["classes"]
     if not classes:
-        return CatalogState(None if dim is None else int(dim), 0, {}, {}, None, None)
+        return CatalogState(dim, manifest["next_id"], {}, {}, None, None)
+    counts = [entry["shots"] for entry in classes]
+    check_tensor_file(folder / SHOTS_NAME, {"shots": (sum(counts), dim)})
+    check_index_file(folder / INDEX_NAME, dim)
     shots_all = load_file(str(folder / SHOTS_NAME))["shots"]
-    index = load_store(manifest.get("store", "flat"), folder / INDEX_NAME, int(dim), metric)
+    index = load_store(manifest.get("store", "flat"), folder / INDEX_NAME, dim, space.metric)
     shots, ids, start = {}, {}, 0
     for entry in classes:
-        label = check_label(entry["label"])
-        count = int(entry["shots"])
-        shots[label] = shots_all[start : start + count].copy()
-        ids[label] = np.asarray(entry["ids"], dtype=np.int64)
-        start += count
-    if start != len(shots_all):
-        raise StoreFormatError(
-            f"{folder / SHOTS_NAME} holds {len(shots_all)} shots; the manifest lists {start}"
-        )
+        shots[entry["label"]] = shots_all[start : start + entry["shots"]].copy()
+        ids[entry["label"]] = np.asarray(entry["ids"], dtype=np.int64)
+        start += entry["shots"]
     examples = None
     if manifest.get("examples"):
         texts = read_json(folder / manifest["examples"], "saved classifier examples")
@@ -229,45 +199,56 @@ def _catalog_state(
             not isinstance(texts, list)
             or len(texts) != len(classes)
             or any(
-                not isinstance(items, list) or len(items) != int(entry["shots"])
-                for items, entry in zip(texts, classes)
+                not isinstance(items, list)
+                or len(items) != count
+                or not all(isinstance(item, str) for item in items)
+                for items, count in zip(texts, counts)
             )
         ):
             raise StoreFormatError(
                 f"{folder / manifest['examples']} does not match the classes in the manifest"
             )
-        examples = {label: [str(item) for item in items] for label, items in zip(shots, texts)}
-    return CatalogState(int(dim), int(manifest["next_id"]), shots, ids, examples, index)
+        examples = dict(zip(shots, texts))
+    return CatalogState(dim, manifest["next_id"], shots, ids, examples, index)
 
 
 def _snapshot_encoder(
     folder: Path, entry: dict[str, Any] | None, override: Any, options: dict[str, Any]
 ) -> Encoder | None:
-    """The encoder to load with: ``override``, the saved checkpoint, or the saved name."""
+    """The encoder to load with: ``override``, the snapshot's own checkpoint, or a shipped name
+    (a saved spec is never followed to files outside the snapshot)."""
     if override is not None:
         return override if isinstance(override, Encoder) else load_encoder(override, **options)
     if entry is None:
         return None
     if entry.get("checkpoint"):
-        return load_encoder(str(folder / entry["checkpoint"]), **options)
+        return load_encoder(str(folder / ENCODER_DIR), **options)
+    spec = entry["spec"]
     if entry.get("saved") is False:
         raise InputError(
             f"the classifier in {folder.parent} was saved with an encoder that cannot be "
-            f"rebuilt ({entry.get('spec')}); pass it: FewShotClassifier.load(path, encoder=...)"
+            f"rebuilt ({spec}); pass it: FewShotClassifier.load(path, encoder=...)"
         )
-    return load_encoder(entry["spec"], **options)
+    if spec.get("name") in REBUILDABLE and not ({"checkpoint", "weights"} & set(spec)):
+        return load_encoder(spec["name"], **options)
+    if spec.get("name") == "torchvision" and spec.get("weights") is None:
+        return load_encoder(spec, **options)
+    raise StoreFormatError(
+        f"{folder / MANIFEST_NAME}: field 'encoder' names {str(spec)[:80]}, which is neither a "
+        "shipped encoder nor the snapshot's own checkpoint"
+    )
 
 
-def load_head(folder: Path, entry: dict[str, Any]) -> ProjectionHead:
-    """Rebuild a saved projection head from its spec and safetensors weights (strict)."""
-    spec = entry["spec"]
-    if spec.get("type") != "projection":
-        raise StoreFormatError(f"{folder}: unknown head type {spec.get('type')!r}")
-    head = ProjectionHead(int(spec["dim"]))
+def _load_head(folder: Path, entry: dict[str, Any]) -> ProjectionHead:
+    """Rebuild a saved projection head (its spec was checked against ``dim``), strictly."""
+    dim = entry["spec"]["dim"]
+    path = folder / entry["weights"]
+    check_tensor_file(path, {"linear.weight": (dim, dim), "linear.bias": (dim,)})
+    head = ProjectionHead(dim)
     try:
-        head.load_state_dict(load_torch_file(str(folder / entry["weights"])), strict=True)
-    except RuntimeError as exc:
-        raise StoreFormatError(f"{folder / entry['weights']}: {exc}") from exc
+        head.load_state_dict(load_torch_file(str(path)), strict=True)
+    except (RuntimeError, SafetensorError) as exc:
+        raise StoreFormatError(f"{path}: {exc}") from exc
     head.eval()
     for parameter in head.parameters():
         parameter.requires_grad_(False)

@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from safetensors import SafetensorError
+import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
+from torch import nn
 
 from fewshot.durable import (
     read_json,
@@ -19,7 +21,7 @@ from fewshot.durable import (
 from fewshot.encoders.architectures import build_architecture
 from fewshot.encoders.base import TorchEncoder
 from fewshot.encoders.preprocess import ImagePreprocess
-from fewshot.errors import InputError, StoreFormatError
+from fewshot.errors import FewShotError, InputError, StoreFormatError
 
 CHECKPOINT_FORMAT = "fewshot.encoder"
 CHECKPOINT_VERSION = 1
@@ -62,26 +64,78 @@ def write_checkpoint_files(
 def save_checkpoint(
     encoder: TorchEncoder, directory: str | os.PathLike[str], extra: dict[str, Any] | None = None
 ) -> Path:
-    """Save ``encoder`` so that ``fewshot.load_encoder(directory)`` rebuilds it; atomic."""
+    """Save ``encoder`` so that ``fewshot.load_encoder(directory)`` rebuilds it; atomic.
+
+    An existing ``directory`` is replaced only if it is empty or an encoder checkpoint.
+    """
     return replace_directory(
-        directory, lambda folder: write_checkpoint_files(encoder, folder, extra)
+        directory,
+        lambda folder: write_checkpoint_files(encoder, folder, extra),
+        owned=is_checkpoint,
     )
 
 
-def load_checkpoint(directory: str | os.PathLike[str], **options: Any) -> TorchEncoder:
-    """Rebuild an encoder from a checkpoint directory (checksums verified, nothing unpickled)."""
-    folder = Path(directory)
-    config = read_json(folder / CONFIG_NAME, "encoder checkpoint")
+def read_config(folder: Path) -> dict[str, Any]:
+    """``encoder.json``, checked: format and version, field types, and a checksum for the weights."""
+    path = folder / CONFIG_NAME
+    config = read_json(path, "encoder checkpoint")
     if not isinstance(config, dict) or config.get("format") != CHECKPOINT_FORMAT:
-        raise StoreFormatError(f"{folder / CONFIG_NAME} is not a fewshot encoder checkpoint")
+        raise StoreFormatError(f"{path} is not a fewshot encoder checkpoint")
     version = config.get("format_version")
-    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version > CHECKPOINT_VERSION:
         raise StoreFormatError(
-            f"{folder / CONFIG_NAME} has format_version {version!r}; this fewshot reads up to "
+            f"{path} has format_version {version!r}; this fewshot reads up to "
             f"{CHECKPOINT_VERSION}: upgrade fewshot to load it"
         )
-    verify_checksums(folder, config.get("files", {}), "encoder checkpoint")
-    module = build_architecture(config["architecture"], **config.get("architecture_kwargs", {}))
+    fields = {"architecture": str, "architecture_kwargs": dict, "preprocess": dict, "files": dict}
+    for field, kind in fields.items():
+        if not isinstance(config.get(field), kind):
+            raise StoreFormatError(f"{path}: field {field!r} must be a {kind.__name__}")
+    dim = config.get("dim")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not 0 < dim <= 1 << 16:
+        raise StoreFormatError(f"{path}: field 'dim' must be an integer in [1, 65536]")
+    if WEIGHTS_NAME not in config["files"]:
+        raise StoreFormatError(f"{path}: field 'files' has no checksum for {WEIGHTS_NAME}")
+    if config.get("spec") is not None and not isinstance(config["spec"], dict):
+        raise StoreFormatError(f"{path}: field 'spec' must be an object")
+    verify_checksums(folder, config["files"], "encoder checkpoint")
+    return config
+
+
+def build_checked(config: dict[str, Any], weights: Path) -> nn.Module:
+    """The checkpoint's network, after its parameter shapes were compared with the weights
+    file's header on torch's ``meta`` device (so hostile sizes allocate nothing)."""
+    kwargs = config["architecture_kwargs"]
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            names = list(handle.keys())
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in names}
+    except (SafetensorError, OSError) as exc:
+        raise StoreFormatError(f"cannot read {weights}: {exc}") from exc
+    try:
+        with torch.device("meta"):
+            probe = build_architecture(config["architecture"], **kwargs)
+    except (FewShotError, TypeError, ValueError) as exc:
+        raise StoreFormatError(
+            f"{weights.parent / CONFIG_NAME}: cannot build the network: {exc}"
+        ) from exc
+    except Exception:  # builders that read their own files cannot run on meta: shapes fixed
+        probe = None
+    if probe is not None:
+        wanted = {name: tuple(value.shape) for name, value in probe.state_dict().items()}
+        if wanted != shapes:
+            raise StoreFormatError(
+                f"{weights} does not fit the network its encoder.json describes "
+                f"({len(shapes)} tensors against {len(wanted)} expected)"
+            )
+    return build_architecture(config["architecture"], **kwargs)
+
+
+def load_checkpoint(directory: str | os.PathLike[str], **options: Any) -> TorchEncoder:
+    """Rebuild an encoder from a checkpoint directory (every file checked, nothing unpickled)."""
+    folder = Path(directory)
+    config = read_config(folder)
+    module = build_checked(config, folder / WEIGHTS_NAME)
     try:
         load_model(module, str(folder / WEIGHTS_NAME), strict=True, device="cpu")
     except (SafetensorError, RuntimeError) as exc:
@@ -89,10 +143,10 @@ def load_checkpoint(directory: str | os.PathLike[str], **options: Any) -> TorchE
     preprocess_spec = config["preprocess"]
     spec = dict(config.get("spec") or {})
     common = dict(
-        dim=int(config["dim"]),
+        dim=config["dim"],
         spec={**spec, "checkpoint": str(folder.resolve())},
         architecture=config["architecture"],
-        architecture_kwargs=config.get("architecture_kwargs", {}),
+        architecture_kwargs=config["architecture_kwargs"],
         preprocess_spec=preprocess_spec,
         **options,
     )
@@ -104,7 +158,11 @@ def load_checkpoint(directory: str | os.PathLike[str], **options: Any) -> TorchE
     if kind == "image":
         fields = {key: value for key, value in preprocess_spec.items() if key != "kind"}
         common.setdefault("channels_last", True)
-        return TorchEncoder(module, ImagePreprocess.from_dict(fields), **common)
+        try:
+            preprocess = ImagePreprocess.from_dict(fields)
+        except (TypeError, ValueError) as exc:
+            raise StoreFormatError(f"{folder / CONFIG_NAME}: bad preprocessing: {exc}") from exc
+        return TorchEncoder(module, preprocess, **common)
     if kind == "tensor":
         from fewshot.encoders.module import stack_tensors
 

@@ -90,6 +90,14 @@ class ImagePreprocess:
     invert: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("size", "resize"):
+            value = getattr(self, name)
+            if value is None and name == "resize":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 4096:
+                raise InputError(
+                    f"ImagePreprocess.{name} must be an int in [1, 4096], got {value!r}"
+                )
         if self.mode not in ("RGB", "L"):
             raise InputError(f"ImagePreprocess.mode must be 'RGB' or 'L', got {self.mode!r}")
         channels = 3 if self.mode == "RGB" else 1

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from fewshot import FewShotClassifier
-from fewshot.durable import current_snapshot
 from fewshot.errors import InputError, StoreFormatError
+from fewshot.store_directory import current_snapshot
 
 rng = np.random.default_rng(2)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from fewshot import FewShotClassifier
-from fewshot.durable import POINTER_NAME, current_snapshot
+from fewshot.store_directory import MARKER_NAME, POINTER_NAME, WORK_DIR, current_snapshot
 
 HELPERS = Path(__file__).resolve().parent.parent / "helpers"
 REPO = HELPERS.parent.parent
@@ -42,8 +42,13 @@ def assert_is_generation(clf: FewShotClassifier, g: int) -> None:
 
 
 def leftovers(store: Path) -> set[str]:
+    """What killed saves left: entries beside the live snapshot, and inside the work folder
+    (whose own name and marker are reused by every save)."""
     live = current_snapshot(store).name
-    return {p.name for p in store.iterdir()} - {POINTER_NAME, live}
+    top = {p.name for p in store.iterdir()} - {POINTER_NAME, live, WORK_DIR}
+    work = store / WORK_DIR
+    inside = {f"{WORK_DIR}/{p.name}" for p in work.iterdir()} if work.is_dir() else set()
+    return top | (inside - {f"{WORK_DIR}/{MARKER_NAME}"})
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -86,7 +91,8 @@ def test_sigkill_at_random_moments_leaves_a_complete_earlier_save(tmp_path):
             assert last <= g <= last + 1, (last, g)  # that one, or the save in flight at the kill
             assert_is_generation(clf, g)
             if len(completed) > before:  # a save finished this round: earlier leftovers are gone
-                assert not any((store / name).exists() for name in previous_leftovers)
+                still = [name for name in previous_leftovers if (store / name).exists()]
+                assert not still, (still, leftovers(store))
             previous_leftovers = leftovers(store)
             rounds_with_leftovers += bool(previous_leftovers)
             saved = g
@@ -107,16 +113,22 @@ def dead_pid() -> int:
 
 
 def test_a_first_save_killed_midway_does_not_block_the_next(tmp_path):
-    """Before the fix, these leftovers made every later save refuse the directory."""
+    """What a first save killed at each step leaves (marked as fewshot's) is cleaned by the next."""
     store = tmp_path / "store"
     pid = dead_pid()
-    (store / f".tmp-snapshot-{time.time_ns()}-{pid}.{pid}.d").mkdir(parents=True)
-    (store / f"snapshot-{time.time_ns()}-{pid}").mkdir()  # renamed in, CURRENT not yet written
-    (store / f".tmp-CURRENT.{pid}.{time.monotonic_ns()}").write_text("{")
+    work = store / WORK_DIR
+    partial = work / f"snapshot-{time.time_ns()}-{pid}"  # killed while writing
+    partial.mkdir(parents=True)
+    (work / MARKER_NAME).write_bytes(b'{"format": "fewshot.snapshot"}\n')
+    (partial / MARKER_NAME).write_bytes(b"{")
+    renamed = store / f"snapshot-{time.time_ns()}-{pid}"  # renamed in, CURRENT not yet written
+    renamed.mkdir()
+    (renamed / MARKER_NAME).write_bytes(b'{"format": "fewshot.snapshot"}\n')
+    (work / f".tmp-CURRENT.{pid}.{time.monotonic_ns()}").write_text("{")
     clf = FewShotClassifier()
     clf.register("a", np.eye(3)[:1])
     clf.save(store)
-    assert leftovers(store) == set()
+    assert leftovers(store) == set() and not work.exists()
     assert FewShotClassifier.load(store).labels == ["a"]
     (store / "notes.txt").write_text("mine")  # a user's file is never deleted
     clf.save(store)
