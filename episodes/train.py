@@ -128,10 +128,11 @@ def _subset_sampler(
     Classes with no kept example (a held-out alphabet) are left out, not reported as empty."""
     positions = np.flatnonzero(keep)
     present, labels = np.unique(dataset.labels[positions], return_inverse=True)
+    names, groups = dataset.class_names, dataset.class_groups  # properties: build them once
     sampler = EpisodeSampler(
         labels, n_way, k_shot, q_query, n_episodes=n_episodes, seed=seed,
-        class_names=[dataset.class_names[c] for c in present],
-        groups=[dataset.class_groups[c] for c in present], within_group=within,
+        class_names=[names[c] for c in present], groups=[groups[c] for c in present],
+        within_group=within,
     )  # fmt: skip
     return sampler, positions
 
