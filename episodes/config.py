@@ -35,6 +35,10 @@ class TrainConfig:
 
     Stopping: ``max_minutes`` (wall clock) or ``stop_at`` (an episode) end the run early, with
     a validation, while the learning-rate schedule still follows ``episodes``.
+
+    Machine: ``device`` is ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or
+    ``"cuda:N"``; ``threads`` sets torch's CPU thread count for the whole process (None:
+    torch's choice); ``amp`` is bf16 autocast on CUDA; ``cache_dir`` holds decoded images.
     """
 
     data_root: str
