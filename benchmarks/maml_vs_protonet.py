@@ -8,7 +8,7 @@ read back; both methods score exactly those episodes (mean ± 95% CI, 1.96·σ/�
 ProtoNet: ``fewshot.load_encoder("omniglot-conv4")`` through ``episodes.evaluate.evaluate``
 (trained with the prototypical loss on the 30 background alphabets with rotations, 28 px;
 10,742 episodes on a GPU, see ``benchmarks/results/omniglot_conv4.json``).
-MAML: ``episodes.learn2learn.train_maml`` meta-trains learn2learn's ``MAML(CNN4)`` on tasks of
+MAML: ``episodes.maml.train_maml`` meta-trains learn2learn's ``MAML(CNN4)`` on tasks of
 the same N-way K-shot shape from the same background data for ``--minutes`` of this CPU (not to
 convergence), then adapts on each episode's support for ``test_steps`` steps. Meta-batches of
 8 tasks (learn2learn's example uses 32): on this CPU one second-order 5-way task costs ~140 ms
@@ -38,13 +38,16 @@ import torch
 
 from benchmarks.common import load_average, print_table, write_json
 from episodes.evaluate import confidence_interval, evaluate
-from episodes.learn2learn import MAMLConfig, evaluate_maml, require_learn2learn, train_maml
-from episodes.sampler import EpisodeSampler, load_manifest, save_manifest
-from episodes.train import DeviceImages
+from episodes.images import DeviceImages
+from episodes.learn2learn import require_learn2learn
+from episodes.maml import MAMLConfig, evaluate_maml, train_maml
+from episodes.manifest import load_manifest, save_manifest
+from episodes.sampler import EpisodeSampler
 from fewshot.data.omniglot import Omniglot
 from fewshot.encoders.omniglot import ink
 
-#: Published (Finn et al. 2017; Snell et al. 2017): Vinyals split, Conv-4, 28 px (another split of classes than the one used here).
+#: Published on the Vinyals split, Conv-4, 28 px (``episodes.protocols.PUBLISHED_VINYALS``;
+#: another split of classes than the one used here).
 PUBLISHED = {
     (5, 1): {"ProtoNet (Snell et al. 2017)": 98.8, "MAML (Finn et al. 2017)": 98.7},
     (20, 1): {"ProtoNet (Snell et al. 2017)": 96.0, "MAML (Finn et al. 2017)": 95.8},

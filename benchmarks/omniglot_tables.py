@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import load_average, machine, write_json
-from episodes.evaluate import format_result, pixel_encoder
+from episodes.evaluate import pixel_encoder
 from episodes.protocols import (
     PUBLISHED_VINYALS,
     PUBLISHED_WITHIN_ALPHABET,
@@ -31,6 +31,7 @@ from episodes.protocols import (
     score_setting,
     setting_name,
 )
+from episodes.report import format_result
 from fewshot.data.omniglot import Omniglot
 from fewshot.data.sources import data_root
 from fewshot.encoders import SHIPPED_CHECKPOINTS, load_encoder

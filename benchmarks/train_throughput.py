@@ -20,8 +20,10 @@ import numpy as np
 import torch
 
 from episodes.augment import random_affine
+from episodes.config import TrainConfig
+from episodes.images import DeviceImages
+from episodes.network import build_model, embed
 from episodes.sampler import EpisodeSampler
-from episodes.train import DeviceImages, TrainConfig, build_model, embed
 from fewshot.data.omniglot import Omniglot
 from fewshot.heads import PrototypicalHead
 

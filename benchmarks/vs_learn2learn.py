@@ -45,9 +45,12 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.common import interleaved_medians, load_average, print_table, write_json
+from episodes.config import TrainConfig
+from episodes.images import DeviceImages
 from episodes.learn2learn import meta_dataset, require_learn2learn
+from episodes.network import build_model
 from episodes.sampler import EpisodeSampler
-from episodes.train import DeviceImages, TrainConfig, build_model, episode_batch, train_step
+from episodes.train import episode_batch, train_step
 from fewshot.data.omniglot import Omniglot
 from fewshot.encoders.omniglot import ink
 from fewshot.heads import PrototypicalHead
@@ -164,7 +167,7 @@ def training(ds, images, meta, steps: int, repeats: int, ops: bool = False) -> d
     ours_model, _, _, _ = build_model(cfg)
     theirs_model = copy.deepcopy(ours_model)  # same weights, NCHW as a plain loop keeps them
     ours_model = ours_model.to(memory_format=torch.channels_last)
-    head = PrototypicalHead("sqeuclidean")
+    head = PrototypicalHead("euclidean")
     ours_opt = torch.optim.Adam(ours_model.parameters(), 1e-3)
     theirs_opt = torch.optim.Adam(theirs_model.parameters(), 1e-3)
     sampler = ours_sampler(ds, n, k, q, seed=0)

@@ -1,15 +1,25 @@
 """``fewshot train`` and ``fewshot evaluate`` subcommands (argparse), also ``python -m episodes``.
 
 The fewshot CLI finds these through the ``fewshot.commands`` entry-point group, so fewshot
-never imports episodes.
+never imports episodes. Every default comes from ``episodes.config`` (``TrainConfig`` and
+``EVALUATION``); ``--help`` shows them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
+
+from episodes.config import EVALUATION, TrainConfig, train_defaults
+from fewshot.errors import FewShotError
+from fewshot.metrics import METRIC_NAMES, METRICS
+
+TRAIN = train_defaults()
+METRIC_METAVAR = "{" + ",".join(METRICS) + "}"
+METRIC_HELP = "prototype metric; sqeuclidean is accepted as another name of euclidean"
 
 
 def _omniglot_root(args: argparse.Namespace) -> str:
@@ -30,82 +40,96 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
         description="Train a Conv-4 / ResNet-12 backbone with the prototypical loss on "
         "Omniglot episodes; keeps the best checkpoint by validation accuracy.",
     )
+
+    def option(flag: str, field: str, help: str, **kw: Any) -> None:
+        """``flag`` sets ``TrainConfig.<field>``; its default is the dataclass's."""
+        default = TRAIN[field]
+        if default is not None and not isinstance(default, bool):
+            help += " (default: %(default)s)"
+        if "action" not in kw and "choices" not in kw:  # named as argparse would without dest
+            kw.setdefault("metavar", flag.removeprefix("--").upper().replace("-", "_"))
+        p.add_argument(flag, dest=field, default=default, help=help, **kw)
+
+    def switch_off(flag: str, field: str, help: str) -> None:
+        """``flag`` turns the on-by-default ``TrainConfig.<field>`` off."""
+        p.add_argument(flag, dest=field, action="store_false", default=TRAIN[field], help=help)
+
     a = p.add_argument
     a("--data-root", default=None, help="folder with the Omniglot zips (and splits/)")
-    a("--download", action="store_true", help="fetch missing Omniglot zips (md5-checked)")
+    option("--download", "download", "fetch missing Omniglot zips (md5-checked)",
+           action="store_true")  # fmt: skip
     a("--out", required=True, help="run folder: best/ (encoder checkpoint), state/, summary.json")
-    a("--split", default="background", help="training split: background or vinyals-train/-trainval")
-    a("--val-split", default=None, help="validation split (default: hold out drawers of --split)")
-    a("--holdout-drawers", type=int, default=4, help="drawers per class held out for validation")
-    a("--val-alphabets", type=int, default=0,
-      help="validate on the last N alphabets of --split instead (never trained on)")  # fmt: skip
-    a("--image-size", type=int, default=28, help="image side in pixels (28 or 105)")
-    a("--no-rotations", action="store_true", help="do not add 90/180/270° rotations as classes")
-    a("--backbone", default="conv4", choices=["conv4", "resnet12"], help="network to train")
+    option("--split", "split", "training split: background or vinyals-train/-trainval")
+    option("--val-split", "val_split", "validation split (default: hold out drawers of --split)")
+    option("--holdout-drawers", "holdout_drawers", "drawers per class held out for validation",
+           type=int)  # fmt: skip
+    option("--val-alphabets", "val_alphabets",
+           "validate on the last N alphabets of --split instead (never trained on)", type=int)  # fmt: skip
+    option("--image-size", "image_size", "image side in pixels (28 or 105)", type=int)
+    switch_off("--no-rotations", "rotations", "do not add 90/180/270° rotations as classes")
+    option("--backbone", "backbone", "network to train", choices=["conv4", "resnet12"])
     a("--hidden", type=int, default=None, help="Conv-4 channels per block (default 64)")
     a("--widths", type=int, nargs=4, default=None, help="ResNet-12 block widths")
-    a("--metric", default="sqeuclidean", choices=["sqeuclidean", "cosine"], help="head metric")
-    a("--init", default=None,
-      help="transfer: start from this encoder (shipped name such as omniglot-conv4, or a "
+    option("--metric", "metric", METRIC_HELP, choices=METRIC_NAMES, metavar=METRIC_METAVAR)
+    option("--init", "init",
+           "transfer: start from this encoder (shipped name such as omniglot-conv4, or a "
            "checkpoint folder) instead of a fresh --backbone")  # fmt: skip
-    a("--freeze-stages", type=int, default=0,
-      help="transfer: keep the first N blocks fixed (weights and BatchNorm statistics)")  # fmt: skip
-    a("--projection", type=int, default=None, metavar="DIM",
-      help="transfer: freeze the whole encoder and train only a linear projection to DIM")  # fmt: skip
-    a("--ways", type=int, default=60, help="classes per training episode")
-    a("--shots", type=int, default=1, help="support examples per class in training")
-    a("--queries", type=int, default=5, help="query examples per class in training")
-    a("--episodes", type=int, default=10000, help="training episodes")
-    a("--lr", type=float, default=1e-3, help="Adam learning rate")
-    a("--lr-step", type=int, default=2000, help="episodes between learning-rate decays")
-    a("--lr-gamma", type=float, default=0.5, help="learning-rate decay factor")
-    a("--within-alphabet", type=float, default=0.0, help="fraction of within-alphabet episodes")
-    a("--no-augment", action="store_true", help="disable random affine augmentation")
-    a("--val-ways", type=int, default=20, help="classes per validation episode")
-    a("--val-shots", type=int, default=1, help="support examples per validation class")
-    a("--val-queries", type=int, default=3, help="queries per validation class")
-    a("--val-episodes", type=int, default=200, help="fixed validation episodes")
-    a("--val-every", type=int, default=500, help="validate every this many episodes")
-    a("--val-across", action="store_true", help="validate across alphabets (default: within)")
-    a("--seed", type=int, default=0, help="seed of episodes, augmentation and initialisation")
-    a("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    a("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    a("--no-amp", action="store_true", help="disable bf16 autocast on CUDA")
-    a("--max-minutes", type=float, default=None, help="stop (and validate) after this long")
-    a("--stop-at", type=int, default=None,
-      help="stop (and validate) at this episode, keeping the --episodes lr schedule")  # fmt: skip
+    option("--freeze-stages", "freeze_stages",
+           "transfer: keep the first N blocks fixed (weights and BatchNorm statistics)", type=int)  # fmt: skip
+    option("--projection", "projection",
+           "transfer: freeze the whole encoder and train only a linear projection to DIM",
+           type=int, metavar="DIM")  # fmt: skip
+    option("--ways", "n_way", "classes per training episode", type=int)
+    option("--shots", "k_shot", "support examples per class in training", type=int)
+    option("--queries", "q_query", "query examples per class in training", type=int)
+    option("--episodes", "episodes", "training episodes", type=int)
+    option("--lr", "lr", "Adam learning rate", type=float)
+    option("--lr-step", "lr_step", "episodes between learning-rate decays", type=int)
+    option("--lr-gamma", "lr_gamma", "learning-rate decay factor", type=float)
+    option("--within-alphabet", "within_alphabet", "fraction of within-alphabet episodes",
+           type=float)  # fmt: skip
+    switch_off("--no-augment", "augment", "disable random affine augmentation")
+    option("--val-ways", "val_way", "classes per validation episode", type=int)
+    option("--val-shots", "val_shot", "support examples per validation class", type=int)
+    option("--val-queries", "val_query", "queries per validation class", type=int)
+    option("--val-episodes", "val_episodes", "fixed validation episodes", type=int)
+    option("--val-every", "val_every", "validate every this many episodes", type=int)
+    switch_off("--val-across", "val_within_alphabet",
+               "validate across alphabets (default: within)")  # fmt: skip
+    option("--seed", "seed", "seed of episodes, augmentation and initialisation", type=int)
+    option("--device", "device", "auto, cpu, cuda or cuda:N")
+    option("--threads", "threads", "torch CPU threads (default: torch's choice)", type=int)
+    switch_off("--no-amp", "amp", "disable bf16 autocast on CUDA")
+    option("--max-minutes", "max_minutes", "stop (and validate) after this long", type=float)
+    option("--stop-at", "stop_at",
+           "stop (and validate) at this episode, keeping the --episodes lr schedule", type=int)  # fmt: skip
     a("--resume", action="store_true", help="continue from --out/state if present")
-    a("--cache-dir", default=None, help="decoded-image cache (default ~/.cache/fewshot)")
+    option("--cache-dir", "cache_dir", "decoded-image cache (default ~/.cache/fewshot)")
     a("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
     return p
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from episodes.train import TrainConfig, train
-
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` a parsed ``train`` command line asks for."""
     backbone_kwargs = {}
     if args.hidden is not None:
         backbone_kwargs["hidden"] = args.hidden
     if args.widths is not None:
         backbone_kwargs["widths"] = list(args.widths)
-    config = TrainConfig(
-        backbone_kwargs=backbone_kwargs,
-        data_root=_omniglot_root(args), download=args.download, out=args.out,
-        split=args.split, val_split=args.val_split,
-        image_size=args.image_size, rotations=not args.no_rotations, backbone=args.backbone,
-        metric=args.metric, n_way=args.ways, k_shot=args.shots, q_query=args.queries,
-        episodes=args.episodes, lr=args.lr, lr_step=args.lr_step, lr_gamma=args.lr_gamma,
-        within_alphabet=args.within_alphabet, augment=not args.no_augment,
-        holdout_drawers=args.holdout_drawers, val_alphabets=args.val_alphabets,
-        val_way=args.val_ways, val_shot=args.val_shots,
-        val_query=args.val_queries, val_episodes=args.val_episodes, val_every=args.val_every,
-        val_within_alphabet=not args.val_across,
-        seed=args.seed, device=args.device, amp=not args.no_amp, threads=args.threads,
-        max_minutes=args.max_minutes, stop_at=args.stop_at, cache_dir=args.cache_dir,
-        init=args.init, freeze_stages=args.freeze_stages, projection=args.projection,
-    )  # fmt: skip
-    summary = train(config, resume=args.resume, progress=not args.quiet)
+    values = {name: getattr(args, name) for name in TRAIN if hasattr(args, name)}
+    values |= {
+        "data_root": _omniglot_root(args),
+        "out": args.out,
+        "backbone_kwargs": backbone_kwargs,
+    }
+    return TrainConfig(**values)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from episodes.train import train
+
+    summary = train(train_config(args), resume=args.resume, progress=False if args.quiet else None)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
     return 0
 
@@ -119,24 +143,34 @@ def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
         "classify queries by nearest prototype, and report mean accuracy ± 1.96·σ/√E.",
     )
     a = p.add_argument
+    e = EVALUATION
     a("--encoder", required=True, help="encoder name or checkpoint folder, or 'pixels'")
     a("--data-root", default=None, help="folder with the Omniglot zips (and splits/)")
     a("--download", action="store_true", help="fetch missing Omniglot zips (md5-checked)")
-    a("--split", default="evaluation", help="evaluation, background or vinyals-test/-val")
-    a("--image-size", type=int, default=105, help="side of the images episodes are drawn from")
-    a("--ways", type=int, nargs="+", default=[20], help="classes per episode (several allowed)")
-    a("--shots", type=int, nargs="+", default=[1], help="support per class (several allowed)")
-    a("--queries", type=int, default=15, help="queries per class")
-    a("--episodes", type=int, default=1000, help="number of episodes E")
-    a("--seed", type=int, default=0, help="episode seed")
+    a("--split", default=e.split,
+      help="evaluation, background or vinyals-test/-val (default: %(default)s)")  # fmt: skip
+    a("--image-size", type=int, default=e.image_size,
+      help="side of the images episodes are drawn from (default: %(default)s)")  # fmt: skip
+    a("--ways", type=int, nargs="+", default=[e.n_way],
+      help="classes per episode, several allowed (default: %(default)s)")  # fmt: skip
+    a("--shots", type=int, nargs="+", default=[e.k_shot],
+      help="support per class, several allowed (default: %(default)s)")  # fmt: skip
+    a("--queries", type=int, default=e.q_query, help="queries per class (default: %(default)s)")
+    a("--episodes", type=int, default=e.n_episodes,
+      help="number of episodes E (default: %(default)s)")  # fmt: skip
+    a("--seed", type=int, default=e.seed, help="episode seed (default: %(default)s)")
     a("--within-alphabet", action="store_true", help="draw all classes of a task from one alphabet")
-    a("--metric", default="sqeuclidean", choices=["sqeuclidean", "cosine"], help="head metric")
-    a("--transform", default="identity", choices=["identity", "l2", "cl2n"], help="feature map")
-    a("--cl2n-split", default="background", help="split whose mean feature CL2N subtracts")
+    a("--metric", default=e.metric, choices=METRIC_NAMES, metavar=METRIC_METAVAR,
+      help=METRIC_HELP + " (default: %(default)s)")  # fmt: skip
+    a("--transform", default=e.transform, choices=["identity", "l2", "cl2n"],
+      help="feature map (default: %(default)s)")  # fmt: skip
+    a("--cl2n-split", default=e.cl2n_split,
+      help="split whose mean feature CL2N subtracts (default: %(default)s)")  # fmt: skip
     a("--manifest", default=None, help="episode manifest: read if it exists, else write it")
     a("--out", default=None, help="JSON report path (a .png plot is written beside it)")
     a("--device", default=None, help="device for the encoder (default: cuda if available)")
-    a("--batch-size", type=int, default=512, help="images per encoder batch")
+    a("--batch-size", type=int, default=e.batch_size,
+      help="images per encoder batch (default: %(default)s)")  # fmt: skip
     p.set_defaults(func=run_evaluate)
     return p
 
@@ -144,10 +178,12 @@ def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
 def run_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from episodes.evaluate import format_result, pixel_encoder, write_report
+    from episodes.evaluate import pixel_encoder
     from episodes.protocols import score_setting
+    from episodes.report import format_result, write_report
     from fewshot.data.omniglot import Omniglot
     from fewshot.encoders import load_encoder
+    from fewshot.heads import PrototypicalHead
 
     root = _omniglot_root(args)
     data = Omniglot(root, args.split, image_size=args.image_size, download=args.download)
@@ -164,8 +200,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for n_way, k_shot in combos:
         report = score_setting(
             encoder, data, args.split, args.image_size, n_way, k_shot, args.queries,
-            args.episodes, args.seed, args.within_alphabet, head=_head(args.metric),
-            transform=args.transform, fit_features=fit, batch_size=args.batch_size,
+            args.episodes, args.seed, args.within_alphabet,
+            head=PrototypicalHead(args.metric, learn_scale=False), transform=args.transform,
+            fit_features=fit, batch_size=args.batch_size,
             manifest=_per_combo(args.manifest, n_way, k_shot, len(combos)),
         )  # fmt: skip
         print(format_result(report), flush=True)
@@ -173,12 +210,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if out:
             write_report(report, out)
     return 0
-
-
-def _head(metric: str):
-    from fewshot.heads import PrototypicalHead
-
-    return PrototypicalHead(metric, learn_scale=False)
 
 
 def _per_combo(path: str | None, n_way: int, k_shot: int, n: int) -> str | None:
@@ -189,11 +220,21 @@ def _per_combo(path: str | None, n_way: int, k_shot: int, n: int) -> str | None:
     return str(p.with_name(f"{p.stem}-{n_way}w{k_shot}s{p.suffix}"))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m episodes {train,evaluate} ...``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m episodes {train,evaluate} ...``."""
     parser = argparse.ArgumentParser(prog="python -m episodes", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_train_command(sub)
     add_evaluate_command(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m episodes {train,evaluate} ...``; a refused argument or file is reported in
+    one line on stderr with exit status 2, as ``fewshot`` does."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FewShotError as exc:
+        print(f"python -m episodes {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -3,7 +3,8 @@
 ``score_setting`` is what ``fewshot evaluate`` runs for each (ways, shots) pair: draw fixed
 seeded episodes (or read them from a manifest), embed their images once, score them, and
 return the JSON report with every protocol field. ``benchmarks/omniglot_tables.py`` calls the
-same function for the Vinyals-split table and within-alphabet 20-way 1-shot.
+same function for the Vinyals-split table and within-alphabet 20-way 1-shot; the README's
+"Episodic training and evaluation (Omniglot)" section shows both tables.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from episodes.config import EVALUATION
 from episodes.evaluate import evaluate
-from episodes.sampler import EpisodeSampler, load_manifest, save_manifest
+from episodes.manifest import load_manifest, save_manifest
+from episodes.sampler import EpisodeSampler
 from fewshot.encoders import Encoder
 
 #: The Vinyals-split settings, in the order papers print them: (ways, shots).
 VINYALS_SETTINGS: tuple[tuple[int, int], ...] = ((5, 1), (5, 5), (20, 1), (20, 5))
 
-#: Published Vinyals-split accuracies (%), 28×28, Conv-4-sized networks (DESIGN §6).
+#: Published Vinyals-split accuracies (%), 28×28 images, Conv-4-sized networks, as each paper
+#: reports them in its Omniglot table.
 PUBLISHED_VINYALS: dict[str, dict[str, float]] = {
     "Prototypical Networks (Snell et al. 2017)": {
         "5w1s": 98.8, "5w5s": 99.7, "20w1s": 96.0, "20w5s": 98.9,
@@ -52,15 +56,15 @@ def score_setting(
     image_size: int,
     n_way: int,
     k_shot: int,
-    q_query: int = 15,
-    n_episodes: int = 1000,
-    seed: int = 0,
+    q_query: int = EVALUATION.q_query,
+    n_episodes: int = EVALUATION.n_episodes,
+    seed: int = EVALUATION.seed,
     within_alphabet: bool = False,
     head: nn.Module | None = None,
-    transform: str = "identity",
+    transform: str = EVALUATION.transform,
     fit_features: np.ndarray | None = None,
     manifest: str | Path | None = None,
-    batch_size: int = 512,
+    batch_size: int = EVALUATION.batch_size,
 ) -> dict[str, Any]:
     """Evaluate ``encoder`` on ``n_episodes`` seeded ``n_way``-way ``k_shot``-shot episodes of
     ``data`` (an ``Omniglot`` split): the report of ``episodes.evaluate.evaluate``.

@@ -1,36 +1,20 @@
-"""N-way K-shot Q-query episodes: seeded, random-access, and savable as a JSON manifest.
+"""N-way K-shot Q-query episodes: what one is, how they are drawn, and serving them to torch.
 
 Episode ``i`` of a sampler is drawn from its own generator ``default_rng([seed, i])``, so it
-is the same in any process, in any order, and in DataLoader workers. A manifest fixes the
-episodes on disk so that two methods are scored on identical tasks.
+is the same in any process, in any order, and in DataLoader workers. ``episodes.manifest``
+saves a sampler's episodes to a file so that two methods are scored on identical tasks.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fewshot.data.labelled import check_class_sizes
-from fewshot.runtime import worker_init_fn  # one torch + one FAISS thread per worker
-
-__all__ = [
-    "Episode",
-    "EpisodeDataset",
-    "EpisodeSampler",
-    "load_manifest",
-    "save_manifest",
-    "worker_init_fn",
-]
-
-MANIFEST_FORMAT = "fewshot.episodes"
-MANIFEST_VERSION = 1
+from fewshot.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -89,9 +73,15 @@ class EpisodeSampler:
     ) -> None:
         labels = np.asarray(labels)
         if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError("EpisodeSampler: `labels` must be a non-empty 1-D array of ints")
+            raise InputError(
+                "EpisodeSampler: `labels` must be a non-empty 1-D array of ints (one class "
+                "number per example)"
+            )
         if labels.min() < 0:
-            raise ValueError("EpisodeSampler: `labels` must be >= 0 (class numbers)")
+            raise InputError(
+                f"EpisodeSampler: `labels` must be class numbers >= 0, got {int(labels.min())}; "
+                "map the labels to 0..C-1 first"
+            )
         for name, value, low in (
             ("n_way", n_way, 1),
             ("k_shot", k_shot, 1),
@@ -99,16 +89,17 @@ class EpisodeSampler:
             ("n_episodes", n_episodes, 1),
         ):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-                raise ValueError(f"EpisodeSampler: `{name}` must be an int >= {low}, got {value!r}")
+                raise InputError(f"EpisodeSampler: `{name}` must be an int >= {low}, got {value!r}")
         n_classes = int(labels.max()) + 1
         names = list(class_names) if class_names is not None else [str(c) for c in range(n_classes)]
         if len(names) < n_classes:
-            raise ValueError(
-                f"EpisodeSampler: `class_names` has {len(names)} names for {n_classes} labels"
+            raise InputError(
+                f"EpisodeSampler: `class_names` has {len(names)} names for {n_classes} labels; "
+                "pass one name per class number"
             )
         present = np.flatnonzero(np.bincount(labels, minlength=len(names)))
         if n_way > present.size:
-            raise ValueError(
+            raise InputError(
                 f"EpisodeSampler: n_way={n_way} but the data has only {present.size} classes; "
                 f"lower n_way to at most {present.size}"
             )
@@ -119,7 +110,7 @@ class EpisodeSampler:
         self.class_names = names
         self.within_group = float(within_group)
         if not 0.0 <= self.within_group <= 1.0:
-            raise ValueError(
+            raise InputError(
                 f"EpisodeSampler: `within_group` must be a bool or a fraction in [0, 1], "
                 f"got {within_group!r}"
             )
@@ -130,8 +121,9 @@ class EpisodeSampler:
         self.groups = list(groups) if groups is not None else None
         if self.within_group > 0:
             if self.groups is None or len(self.groups) < len(names):
-                raise ValueError(
-                    "EpisodeSampler: within_group=True needs `groups` with one group per class"
+                raise InputError(
+                    "EpisodeSampler: within_group needs `groups` with one group per class (e.g. "
+                    "Omniglot's class_groups); pass them or set within_group=False"
                 )
             by_group: dict[str, list[int]] = {}
             for c in present:
@@ -139,7 +131,7 @@ class EpisodeSampler:
             usable = {g: np.asarray(cs) for g, cs in by_group.items() if len(cs) >= n_way}
             if not usable:
                 biggest = max(len(cs) for cs in by_group.values())
-                raise ValueError(
+                raise InputError(
                     f"EpisodeSampler: within_group=True with n_way={n_way}, but the largest "
                     f"group has {biggest} classes; lower n_way or sample across groups"
                 )
@@ -183,90 +175,14 @@ class EpisodeSampler:
         }
 
 
-def save_manifest(
-    episodes: Sequence[Episode] | EpisodeSampler,
-    path: str | os.PathLike,
-    class_names: Sequence[str],
-    protocol: dict[str, Any] | None = None,
-    dataset: dict[str, Any] | None = None,
-) -> None:
-    """Write episodes to a versioned JSON manifest atomically.
-
-    Classes are stored by name and examples by dataset index, so a manifest read back against
-    a different dataset fails loudly instead of scoring other tasks.
-    """
-    if isinstance(episodes, EpisodeSampler):
-        protocol = {**episodes.protocol(), **(protocol or {})}
-    eps = list(episodes)
-    doc = {
-        "format": MANIFEST_FORMAT,
-        "version": MANIFEST_VERSION,
-        "protocol": protocol or {},
-        "dataset": dataset or {},
-        "episodes": [
-            {
-                "classes": [class_names[c] for c in ep.classes],
-                "labels": ep.classes.tolist(),
-                "support": ep.support.tolist(),
-                "query": ep.query.tolist(),
-            }
-            for ep in eps
-        ],
-    }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json.part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def load_manifest(
-    path: str | os.PathLike, class_names: Sequence[str] | None = None
-) -> tuple[list[Episode], dict[str, Any]]:
-    """Read a manifest: ``(episodes, header)`` with header holding protocol and dataset.
-
-    With ``class_names`` (the dataset's), each episode's classes are checked by name.
-    """
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"{path} is not a fewshot episode manifest (format {MANIFEST_FORMAT!r})")
-    if doc.get("version") != MANIFEST_VERSION:
-        raise ValueError(
-            f"{path}: manifest version {doc.get('version')!r} is not supported "
-            f"(this fewshot reads version {MANIFEST_VERSION}); upgrade fewshot"
-        )
-    episodes = []
-    for i, raw in enumerate(doc["episodes"]):
-        labels = np.asarray(raw["labels"], dtype=np.int64)
-        if class_names is not None:
-            got = [class_names[c] if 0 <= c < len(class_names) else None for c in labels]
-            if got != raw["classes"]:
-                raise ValueError(
-                    f"{path}: episode {i} names classes {raw['classes'][:3]}... but the dataset "
-                    f"has {got[:3]}... at those labels; it was made for another dataset or split"
-                )
-        episodes.append(
-            Episode(
-                labels,
-                np.asarray(raw["support"], dtype=np.int64),
-                np.asarray(raw["query"], dtype=np.int64),
-            )
-        )
-    header = {k: v for k, v in doc.items() if k != "episodes"}
-    return episodes, header
-
-
 class EpisodeDataset:
     """Map-style dataset of episodes for a ``torch.utils.data.DataLoader`` (``batch_size=None``).
 
     ``fetch(indices) -> array`` turns dataset indices into inputs (e.g. ``Omniglot.images``);
     item ``i`` is ``(support (N·K, ...), support_labels (N·K,), query (N·Q, ...),
-    query_labels (N·Q,))`` as tensors. Use with ``worker_init_fn`` (DESIGN §4).
+    query_labels (N·Q,))`` as tensors. Give the loader ``worker_init_fn=fewshot.worker_init_fn``
+    (one torch and one FAISS thread per worker: a forked FAISS search with several threads can
+    hang, see ``fewshot.runtime``).
     """
 
     def __init__(self, episodes: EpisodeSampler | Sequence[Episode], fetch: Any) -> None:

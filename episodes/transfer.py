@@ -13,9 +13,9 @@ from typing import Any
 
 from torch import nn
 
-from fewshot.encoders import TorchEncoder, load_encoder
-from fewshot.encoders.architectures import build_architecture
+from fewshot.encoders import TorchEncoder, build_architecture, load_encoder
 from fewshot.encoders.projected import Projected
+from fewshot.errors import InputError
 
 TRANSFERABLE = ("conv4", "resnet12")  # Omniglot-input backbones (one channel, any size)
 
@@ -26,16 +26,17 @@ def initial_backbone(source: str, image_size: int) -> tuple[nn.Module, str, dict
     encoder = load_encoder(source, device="cpu")
     architecture = getattr(encoder, "architecture", None)
     if not isinstance(encoder, TorchEncoder) or architecture not in TRANSFERABLE:
-        raise ValueError(
-            f"--init {source!r}: transfer starts from a {' or '.join(TRANSFERABLE)} checkpoint "
-            f"(such as 'omniglot-conv4' or a `fewshot train` run's best/), got architecture "
-            f"{architecture!r}"
+        raise InputError(
+            f"init (--init) {source!r}: transfer starts from a {' or '.join(TRANSFERABLE)} "
+            f"checkpoint (such as 'omniglot-conv4' or a `fewshot train` run's best/), got "
+            f"architecture {architecture!r}; pass one of those, or train from scratch with "
+            "--backbone"
         )
     kwargs = dict(encoder.architecture_kwargs)
     if kwargs.get("in_channels", 1) != 1:
-        raise ValueError(
-            f"--init {source!r} takes {kwargs['in_channels']}-channel images; Omniglot "
-            "training feeds one channel"
+        raise InputError(
+            f"init (--init) {source!r} takes {kwargs['in_channels']}-channel images; Omniglot "
+            "training feeds one channel, so start from a one-channel checkpoint"
         )
     if architecture == "conv4":
         kwargs["image_size"] = image_size  # conv weights do not depend on the input size
@@ -63,8 +64,9 @@ def freeze_stages(module: nn.Module, count: int) -> list[nn.Module]:
     """Stop gradients through the first ``count`` stages of ``module``; returns those stages."""
     stages = module.stages()
     if not 0 <= count <= len(stages):
-        raise ValueError(
-            f"cannot freeze {count} stages: this {type(module).__name__} has {len(stages)}"
+        raise InputError(
+            f"freeze_stages (--freeze-stages): cannot freeze {count} stages, this "
+            f"{type(module).__name__} has {len(stages)}; pass 0..{len(stages)}"
         )
     frozen = stages[:count]
     for stage in frozen:

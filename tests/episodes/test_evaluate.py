@@ -1,22 +1,18 @@
-"""Evaluation: the CI formula, scoring by hand, reports on real Omniglot episodes, manifests."""
+"""Evaluation: the CI formula, scoring by hand, reports on real Omniglot episodes that carry
+their protocol, two methods on one manifest, and CL2N's base-class features."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 
-from episodes.evaluate import (
-    confidence_interval,
-    evaluate,
-    pixel_encoder,
-    score_episodes,
-    write_report,
-)
-from episodes.sampler import Episode, EpisodeSampler, load_manifest, save_manifest
+from episodes.evaluate import confidence_interval, evaluate, pixel_encoder, score_episodes
+from episodes.manifest import load_manifest, save_manifest
+from episodes.sampler import Episode, EpisodeSampler
 from fewshot.data.omniglot import Omniglot
+from fewshot.errors import InputError
 from fewshot.heads import PrototypicalHead, build_transform
 
 
@@ -25,7 +21,7 @@ def test_confidence_interval_by_hand():
     assert mean == 0.5
     assert std == pytest.approx(math.sqrt(0.125))
     assert ci == pytest.approx(1.96 * math.sqrt(0.125) / 2)
-    with pytest.raises(ValueError, match="no episodes"):
+    with pytest.raises(InputError, match="no episodes"):
         confidence_interval([])
 
 
@@ -46,7 +42,7 @@ def small_eval(omniglot_root, cache_dir):
                     alphabets=["Kannada", "Malayalam"])  # fmt: skip
 
 
-def test_pixel_baseline_report_carries_protocol(small_eval, tmp_path):
+def test_pixel_baseline_report_carries_protocol(small_eval):
     sampler = EpisodeSampler(small_eval.labels, 5, 1, 5, n_episodes=40, seed=0,
                              groups=small_eval.class_groups, within_group=True)  # fmt: skip
     protocol = {**sampler.protocol(), "split": "evaluation", "image_size": 28, "backbone": "pixels"}
@@ -60,9 +56,7 @@ def test_pixel_baseline_report_carries_protocol(small_eval, tmp_path):
     assert 0.2 < acc["mean"] < 1.0  # pixels beat 5-way chance (0.2)
     expected_ci = 1.96 * np.std(report["per_episode"]) / math.sqrt(40)
     assert acc["ci95"] == pytest.approx(expected_ci, rel=1e-4)
-    files = write_report(report, tmp_path / "r.json")
-    assert json.loads(files[0].read_text())["accuracy"]["mean"] == acc["mean"]
-    assert files[1].suffix == ".png" and files[1].stat().st_size > 1000
+    assert p["head"]["metric"] == "euclidean"  # the default head: squared Euclidean prototypes
 
 
 def test_two_methods_score_the_same_manifest(small_eval, tmp_path):
@@ -80,7 +74,7 @@ def test_two_methods_score_the_same_manifest(small_eval, tmp_path):
 
 def test_cl2n_needs_base_features(small_eval):
     sampler = EpisodeSampler(small_eval.labels, 5, 1, 3, n_episodes=3, seed=0)
-    with pytest.raises(ValueError, match="fit_features"):
+    with pytest.raises(InputError, match="fit_features"):
         evaluate(pixel_encoder(28), small_eval, list(sampler), {}, transform="cl2n")
     fit = np.random.default_rng(0).random((10, 784)).astype(np.float32)
     r = evaluate(pixel_encoder(28), small_eval, list(sampler), {}, transform="cl2n",

@@ -1,4 +1,5 @@
-"""A short real ProtoNet run on a few Omniglot alphabets: it learns, saves, loads, resumes."""
+"""A short real ProtoNet run on a few Omniglot alphabets: it learns, saves a loadable encoder,
+reports what it did, and resumes exactly where it stopped."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def trained(omniglot_root, cache_dir, tmp_path_factory):
 
 
 def test_short_run_improves_validation_accuracy(trained):
-    _, summary = trained
+    cfg, summary = trained
+    assert json.loads((Path(cfg.out) / "summary.json").read_text()) == summary
     history = summary["history"]
     assert [h["episode"] for h in history] == [0, 30, 60]
     assert history[-1]["val_acc"] > history[0]["val_acc"] + 0.15, history
@@ -50,6 +52,7 @@ def test_best_checkpoint_loads_as_encoder(trained, omniglot_root):
     meta = json.loads((Path(cfg.out) / "best" / "encoder.json").read_text())
     assert meta["architecture"] == "conv4"
     assert meta["extra"]["training"]["seed"] == 0
+    assert meta["extra"]["training"]["metric"] == "euclidean"  # fewshot.metrics' name
     assert meta["extra"]["val_acc"] == summary["best_val_acc"]
     x = [np.full((105, 105), 255, np.uint8), np.zeros((105, 105), np.uint8)]
     z = enc.embed(x)
@@ -78,33 +81,6 @@ def test_resume_continues_exactly(omniglot_root, cache_dir, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)
 
 
-def test_holdout_drawers_validated(omniglot_root, cache_dir, tmp_path):
-    cfg = small_config(omniglot_root, cache_dir, tmp_path, holdout_drawers=0)
-    with pytest.raises(ValueError, match="holdout_drawers"):
-        train(cfg, progress=False)
-
-
-def test_val_alphabets_hold_out_whole_alphabets(omniglot_root, cache_dir, tmp_path):
-    """Validation on alphabets training never sees, unrotated; training keeps the rest."""
-    from episodes.train import validation_split
-    from fewshot.data.omniglot import Omniglot
-
-    cfg = small_config(omniglot_root, cache_dir, tmp_path, val_alphabets=2)
-    data = Omniglot(omniglot_root, "background", image_size=28, rotations=(0, 90, 180, 270),
-                    alphabets=ALPHABETS, cache_dir=cache_dir)  # fmt: skip
-    val_set, train_keep, val_keep = validation_split(cfg, data, {})
-    assert val_set is data and not (train_keep & val_keep).any()
-    alphabet = np.array(data.class_groups)[data.labels]
-    assert set(alphabet[val_keep]) == {"Korean", "Latin"}  # the last two, alphabetically
-    assert set(alphabet[train_keep]) == {"Braille", "Futurama", "Greek"}
-    assert (data.rotation[val_keep] == 0).all() and set(data.rotation[train_keep]) == {0, 1, 2, 3}
-    assert val_keep.sum() == (np.isin(alphabet, ["Korean", "Latin"]) & (data.rotation == 0)).sum()
-    for bad in (5, -1):
-        with pytest.raises(ValueError, match="val_alphabets"):
-            validation_split(small_config(omniglot_root, cache_dir, tmp_path, val_alphabets=bad),
-                             data, {})  # fmt: skip
-
-
 def test_training_with_held_out_alphabets_runs_and_records_it(omniglot_root, cache_dir, tmp_path):
     cfg = small_config(omniglot_root, cache_dir, tmp_path, val_alphabets=2, episodes=4,
                        val_every=4, val_episodes=3)  # fmt: skip
@@ -112,3 +88,19 @@ def test_training_with_held_out_alphabets_runs_and_records_it(omniglot_root, cac
     assert [h["episode"] for h in summary["history"]] == [0, 4]
     saved = json.loads((tmp_path / "best" / "encoder.json").read_text())
     assert saved["extra"]["training"]["val_alphabets"] == 2
+
+
+def test_stop_at_validates_and_a_resume_finishes_the_schedule(
+    omniglot_root, cache_dir, tmp_path, capsys
+):
+    cfg = small_config(omniglot_root, cache_dir, tmp_path, episodes=8, val_every=100,
+                       val_episodes=2, stop_at=4)  # fmt: skip
+    summary = train(cfg, progress=False)
+    assert summary["stopped_early"] and summary["episodes_done"] == 4
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["episode"] for r in printed] == [0, 4]  # one JSON line per validation
+    finish = small_config(omniglot_root, cache_dir, tmp_path, episodes=8, val_every=100,
+                          val_episodes=2)  # fmt: skip
+    summary = train(finish, resume=True, progress=False)
+    assert not summary["stopped_early"] and [h["episode"] for h in summary["history"]] == [0, 4, 8]
+    assert summary["history"][-1]["lr"] == 3e-3  # lr_step 1000: no decay within 8 episodes

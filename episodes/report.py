@@ -1,0 +1,60 @@
+"""Evaluation reports for people: one line per setting, and the JSON file with its histogram.
+
+A report is the dict ``episodes.evaluate.evaluate`` returns (``format``
+``"fewshot.evaluation"``): ``protocol``, ``accuracy`` (mean, ci95, std, episodes),
+``per_episode`` accuracies, ``images_embedded`` and ``seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def format_result(report: dict[str, Any]) -> str:
+    """One line: accuracy ± CI with the protocol beside it."""
+    p, a = report["protocol"], report["accuracy"]
+    return (
+        f"{100 * a['mean']:.2f} ± {100 * a['ci95']:.2f}%  "
+        f"({p.get('n_way')}-way {p.get('k_shot')}-shot, {p.get('q_query')} queries, "
+        f"E={a['episodes']}, seed={p.get('seed')}, {p.get('split')} {p.get('image_size')}px, "
+        f"within_alphabet={p.get('within_group')}, encoder={p['encoder'].get('name')}, "
+        f"transform={p['transform']['type']})"
+    )
+
+
+def write_report(report: dict[str, Any], path: str | Path, plot: bool = True) -> list[Path]:
+    """Write the JSON report and (if matplotlib is installed) a histogram beside it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_text(json.dumps(report, indent=1))
+    tmp.replace(path)
+    written = [path]
+    if plot:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return written
+        a = report["accuracy"]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.hist(100 * np.asarray(report["per_episode"]), bins=30, color="#4c72b0")
+        ax.axvline(100 * a["mean"], color="k", label=f"mean {100 * a['mean']:.2f}%")
+        for sign in (-1, 1):
+            ax.axvline(100 * (a["mean"] + sign * a["ci95"]), color="k", ls="--", lw=0.8)
+        ax.set_xlabel("episode accuracy (%)")
+        ax.set_ylabel("episodes")
+        ax.set_title(format_result(report).split("  ")[1][:90], fontsize=7)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        png = path.with_suffix(".png")
+        fig.savefig(png, dpi=120)
+        plt.close(fig)
+        written.append(png)
+    return written

@@ -1,0 +1,103 @@
+"""Which Omniglot examples a training run trains on and which it validates on, as samplers.
+
+``episode_sources(config)`` reads the training split (rotations as extra classes unless it is a
+Vinyals split, which names its own), decides the validation examples (``validation_split``)
+and returns one ``EpisodeSource`` per side: a seeded sampler over the examples that side may
+use, and the map from the sampler's example numbers to dataset indices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from episodes.config import TrainConfig
+from episodes.sampler import EpisodeSampler
+from fewshot.data.omniglot import Omniglot
+from fewshot.errors import InputError
+
+
+@dataclass
+class EpisodeSource:
+    """Episodes over part of ``dataset``: ``sampler`` draws example numbers 0..n-1 of that
+    part and ``positions`` (n,) holds their dataset indices."""
+
+    dataset: Omniglot
+    sampler: EpisodeSampler
+    positions: np.ndarray
+
+
+def data_options(config: TrainConfig) -> dict[str, Any]:
+    """The ``Omniglot`` keyword arguments every split of a run is read with."""
+    return {
+        "image_size": config.image_size,
+        "cache_dir": config.cache_dir,
+        "alphabets": config.alphabets,
+        "download": config.download,
+    }
+
+
+def load_training_set(config: TrainConfig) -> Omniglot:
+    """``config.split``, with 90/180/270° rotations as classes when ``config.rotations``."""
+    if config.split.startswith("vinyals"):  # the split files list their rotations
+        return Omniglot(config.data_root, config.split, **data_options(config))
+    rotations = (0, 90, 180, 270) if config.rotations else (0,)
+    return Omniglot(config.data_root, config.split, rotations=rotations, **data_options(config))
+
+
+def validation_split(
+    config: TrainConfig, train_set: Omniglot
+) -> tuple[Omniglot, np.ndarray, np.ndarray]:
+    """Where validation episodes come from: ``(val_set, train_keep, val_keep)``, boolean masks
+    over ``train_set`` and ``val_set`` of the examples each side may use (``val_split``, held-out
+    alphabets, or held-out drawers, in that order of precedence)."""
+    if config.val_split:
+        val_set = Omniglot(config.data_root, config.val_split, **data_options(config))
+        return val_set, np.ones(len(train_set), bool), np.ones(len(val_set), bool)
+    if config.val_alphabets:
+        names = sorted(set(train_set.class_groups))
+        if not 0 < config.val_alphabets < len(names):
+            raise InputError(
+                f"train: val_alphabets (--val-alphabets) must be in 1..{len(names) - 1}, since "
+                f"split {config.split!r} has {len(names)} alphabets here and at least one must "
+                f"stay for training; got {config.val_alphabets}"
+            )
+        held = set(names[-config.val_alphabets :])
+        held_out = np.array([g in held for g in train_set.class_groups])[train_set.labels]
+        return train_set, ~held_out, held_out & (train_set.rotation == 0)
+    train_keep = train_set.drawers <= 20 - config.holdout_drawers
+    return train_set, train_keep, ~train_keep
+
+
+def subset_source(
+    dataset: Omniglot, keep: np.ndarray, n_way: int, k_shot: int, q_query: int,
+    n_episodes: int, seed: int, within: float | bool,
+) -> EpisodeSource:  # fmt: skip
+    """Episodes over the examples ``keep`` (a boolean mask over ``dataset``). Classes with no
+    kept example (a held-out alphabet) are left out, not reported as empty."""
+    positions = np.flatnonzero(keep)
+    present, labels = np.unique(dataset.labels[positions], return_inverse=True)
+    names, groups = dataset.class_names, dataset.class_groups  # properties: build them once
+    sampler = EpisodeSampler(
+        labels, n_way, k_shot, q_query, n_episodes=n_episodes, seed=seed,
+        class_names=[names[c] for c in present], groups=[groups[c] for c in present],
+        within_group=within,
+    )  # fmt: skip
+    return EpisodeSource(dataset, sampler, positions)
+
+
+def episode_sources(config: TrainConfig) -> tuple[EpisodeSource, EpisodeSource]:
+    """The training and the validation episodes of a run (validation seeded ``seed + 1``)."""
+    train_set = load_training_set(config)
+    val_set, train_keep, val_keep = validation_split(config, train_set)
+    training = subset_source(
+        train_set, train_keep, config.n_way, config.k_shot, config.q_query, config.episodes,
+        config.seed, config.within_alphabet,
+    )  # fmt: skip
+    validation = subset_source(
+        val_set, val_keep, config.val_way, config.val_shot, config.val_query,
+        config.val_episodes, config.seed + 1, config.val_within_alphabet,
+    )  # fmt: skip
+    return training, validation
