@@ -32,7 +32,7 @@ def pixel_encoder(image_size: int) -> Encoder:
     return wrap_module(nn.Flatten(), preprocess=omniglot_preprocess(image_size), name="pixels")
 
 
-def confidence_interval(accuracies: Sequence[float]) -> tuple[float, float, float]:
+def confidence_interval(accuracies: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     """``(mean, 95% half-width, std)`` of per-episode accuracies: 1.96·σ/√E."""
     a = np.asarray(accuracies, dtype=np.float64)
     if a.size == 0:

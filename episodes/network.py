@@ -17,7 +17,7 @@ import torch
 from episodes.config import TrainConfig
 from episodes.transfer import add_projection, freeze_stages, initial_backbone
 from fewshot.encoders import save_checkpoint, wrap_module
-from fewshot.encoders.backbones import build_backbone
+from fewshot.encoders.backbones import build_backbone, network_stages
 from fewshot.encoders.omniglot import omniglot_preprocess
 
 
@@ -36,7 +36,7 @@ def build_model(
         model = build_backbone(architecture, **kwargs)
     freeze = config.freeze_stages
     if config.projection:  # TrainConfig refuses projection with freeze_stages
-        freeze = len(model.stages())
+        freeze = len(network_stages(model))
         model, architecture, kwargs = add_projection(model, architecture, kwargs, config.projection)
     return model, architecture, kwargs, freeze_stages(model, freeze)
 

@@ -14,6 +14,7 @@ from typing import Any
 from torch import nn
 
 from fewshot.encoders import TorchEncoder, build_architecture, load_encoder
+from fewshot.encoders.backbones import network_stages
 from fewshot.encoders.projected import Projected
 from fewshot.errors import InputError
 
@@ -49,10 +50,15 @@ def add_projection(
     module: nn.Module, architecture: str, kwargs: dict[str, Any], out_dim: int
 ) -> tuple[Projected, str, dict[str, Any]]:
     """``module`` followed by a fresh ``Linear(module.out_dim, out_dim)``, as a saveable network."""
-    projected_kwargs = {
+    in_dim = getattr(module, "out_dim", None)
+    if not isinstance(in_dim, int):
+        raise InputError(
+            f"--projection needs a backbone with a known out_dim, got {type(module).__name__}"
+        )
+    projected_kwargs: dict[str, Any] = {
         "base": architecture,
         "base_kwargs": kwargs,
-        "in_dim": int(module.out_dim),
+        "in_dim": in_dim,
         "out_dim": int(out_dim),
     }
     projected = Projected(**projected_kwargs)
@@ -62,7 +68,7 @@ def add_projection(
 
 def freeze_stages(module: nn.Module, count: int) -> list[nn.Module]:
     """Stop gradients through the first ``count`` stages of ``module``; returns those stages."""
-    stages = module.stages()
+    stages = network_stages(module)
     if not 0 <= count <= len(stages):
         raise InputError(
             f"freeze_stages (--freeze-stages): cannot freeze {count} stages, this "

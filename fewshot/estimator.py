@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from fewshot.classifier import FewShotClassifier
+from fewshot.classifier import FewShotClassifier, Label
 from fewshot.encoders import Encoder
 from fewshot.errors import InputError
 
@@ -72,7 +72,7 @@ class FewShotEstimator(ClassifierMixin, BaseEstimator):
             store=self.store,
             store_options=self.store_options,
         )
-        groups = {}
+        groups: dict[Label, Any] = {}
         for position, label in enumerate(self.classes_):
             rows = np.flatnonzero(y == label)
             groups[position] = X[rows] if self.encoder is None else [X[i] for i in rows]

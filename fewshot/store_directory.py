@@ -85,9 +85,17 @@ def read_pointer(root: Path) -> str | None:
         return None
     if pointer_path.is_symlink() or not pointer_path.is_file():
         raise StoreFormatError(f"{pointer_path} is not a fewshot store pointer (not a plain file)")
-    pointer = read_json(pointer_path, "store pointer")
+    try:
+        pointer = read_json(pointer_path, "store pointer")
+    except StoreFormatError as exc:
+        raise StoreFormatError(
+            f"{pointer_path} is not a fewshot store pointer ({exc}); it may belong to another "
+            "program (LevelDB and RocksDB keep a CURRENT file): fewshot will not touch it"
+        ) from exc
     if not isinstance(pointer, dict) or pointer.get("format") != POINTER_FORMAT:
-        raise StoreFormatError(f"{pointer_path} is not a fewshot store pointer (foreign file)")
+        raise StoreFormatError(
+            f"{pointer_path} is not a fewshot store pointer (foreign file); fewshot will not touch it"
+        )
     name = pointer.get("snapshot")
     if not isinstance(name, str) or not _SNAPSHOT_NAME.match(name):
         raise StoreFormatError(f"{pointer_path} names an invalid snapshot: {str(name)[:80]!r}")

@@ -130,6 +130,15 @@ class ResNet12(nn.Module):
 BACKBONES: dict[str, type[nn.Module]] = {"conv4": Conv4, "resnet12": ResNet12}
 
 
+def network_stages(module: nn.Module) -> list[nn.Module]:
+    """A backbone's stages, input side first (``Conv4``, ``ResNet12``, ``Projected``: those with
+    a ``stages()`` method); transfer training freezes a prefix of them."""
+    stages = getattr(module, "stages", None)
+    if not callable(stages):
+        raise InputError(f"{type(module).__name__} has no stages() to freeze or train separately")
+    return list(stages())
+
+
 def build_backbone(name: str, **kwargs: Any) -> nn.Module:
     """A backbone by name (``conv4`` or ``resnet12``) with its keyword arguments."""
     if name not in BACKBONES:
