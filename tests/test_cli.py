@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -176,3 +177,19 @@ def test_cli_reports_bad_input_files_as_errors(tmp_path, capsys):
     code, err = cli(capsys, "predict", "--store", store, "-k", "0", str(tmp_path / "a.npy"))
     assert code == 2 and "k must be" in err
     assert FewShotClassifier.load(store).labels == ["a"]
+
+
+def test_bad_labels_and_thresholds_exit_2_and_leave_no_folder(tmp_path):
+    store = tmp_path / "new-store"
+    vectors = str(tmp_path / "a.npy")
+    np.save(vectors, np.eye(4)[:2])
+    new = ["register", "--store", str(store), "--encoder", "features"]
+    not_utf8 = os.fsdecode(b"caf\xe9")  # what a Latin-1 shell hands Python: a lone surrogate
+    command = [sys.executable, "-m", "fewshot", *new, "--label", not_utf8, vectors]
+    result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+    assert result.returncode == 2 and "Unicode" in result.stderr
+    assert "Traceback" not in result.stderr and not store.exists()
+    assert main([*new, "--label", "a", "--threshold", "nan", vectors]) == 2
+    assert not store.exists()
+    assert main([*new, "--label", "a", vectors]) == 0
+    assert main(["predict", "--store", str(store), "--threshold", "inf", vectors]) == 2

@@ -18,7 +18,7 @@ from typing import Any
 from safetensors import SafetensorError, safe_open
 
 from fewshot.classifier.inputs import MODES, Label, check_label
-from fewshot.durable import contained
+from fewshot.durable import contained, json_bytes
 from fewshot.errors import InputError, StoreFormatError
 from fewshot.metrics import METRIC_NAMES
 
@@ -61,6 +61,10 @@ def check_manifest(manifest: Any, folder: Path, path: Path) -> dict[str, Any]:
             "upgrade fewshot to load it"
         )
     _check_settings(manifest, path)
+    try:
+        json_bytes(manifest)  # every string must be text a save can write back
+    except InputError as exc:
+        raise StoreFormatError(f"{path}: {exc}") from None
     dim = manifest.get("dim")
     if dim is not None:
         _int(dim, path, "dim", 1, MAX_DIM)
@@ -88,6 +92,18 @@ def check_manifest(manifest: Any, folder: Path, path: Path) -> dict[str, Any]:
 
 
 def _check_settings(manifest: dict[str, Any], path: Path) -> None:
+    for field in (
+        "metric",
+        "mode",
+        "threshold",
+        "n_neighbors",
+        "dim",
+        "next_id",
+        "classes",
+        "files",
+    ):
+        if field not in manifest:
+            raise _fail(path, field, "is missing")
     if manifest.get("metric") not in METRIC_NAMES:
         raise _fail(path, "metric", f"must be one of {METRIC_NAMES}")
     if manifest.get("mode") not in MODES:

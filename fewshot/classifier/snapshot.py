@@ -29,7 +29,7 @@ from fewshot.errors import InputError, StoreFormatError
 from fewshot.heads.projection import ProjectionHead
 from fewshot.metrics import get_metric
 from fewshot.store_directory import commit_snapshot, editing_store, reading_store
-from fewshot.stores import load_store
+from fewshot.stores import load_store, make_store
 from fewshot.stores.faiss_files import check_index_file
 from fewshot.version import __version__
 
@@ -162,7 +162,8 @@ def read_snapshot(folder: Path, encoder: Encoder | str | None, options: dict[str
     settings = {name: manifest[name] for name in SETTINGS if name != "store"}
     settings["store"] = manifest.get("store", "flat")
     settings["store_options"] = manifest.get("store_options") or {}
-    resolved = _snapshot_encoder(folder, manifest["encoder"], encoder, options)
+    _check_store_options(settings["store"], settings["store_options"], path)
+    resolved = _snapshot_encoder(folder, manifest.get("encoder"), encoder, options)
     dim = manifest["dim"]
     if resolved is not None and dim is not None and resolved.dim != dim:
         raise InputError(
@@ -175,6 +176,16 @@ def read_snapshot(folder: Path, encoder: Encoder | str | None, options: dict[str
         space, manifest["mode"], settings["store"], state, settings["store_options"]
     )
     return Snapshot(settings, resolved, catalog)
+
+
+def _check_store_options(store: str, options: dict[str, Any], path: Path) -> None:
+    """The saved backend and its options must build a store (tried on a 1-d dummy)."""
+    try:
+        make_store(store, 1, "cosine", **options)
+    except (InputError, TypeError, ValueError) as exc:
+        raise StoreFormatError(
+            f"{path}: fields 'store'/'store_options' do not build a store: {exc}"
+        ) from exc
 
 
 def _catalog_state(folder: Path, manifest: dict[str, Any], space: MetricSpace) -> CatalogState:

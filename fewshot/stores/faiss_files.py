@@ -73,11 +73,13 @@ class _Reader:
             )
         d = int.from_bytes(self.take(4, "d"), "little", signed=True)
         ntotal = int.from_bytes(self.take(8, "ntotal"), "little", signed=True)
-        self.take(17, "header")  # two unused int64 and is_trained
+        self.take(16, "header")  # two unused int64
+        if self.take(1, "is_trained") != b"\x01":
+            raise StoreFormatError(f"FAISS index {self.path}: {what} is not trained")
         metric = int.from_bytes(self.take(4, "metric"), "little", signed=True)
         if metric > 1:
             self.take(4, "metric argument")
-        if not 0 < d <= 1 << 16 or ntotal < 0:
+        if not 0 < d <= 1 << 16 or ntotal < 0 or metric not in (0, 1):
             raise StoreFormatError(f"FAISS index {self.path}: impossible d={d} or ntotal={ntotal}")
         return fourcc, d, ntotal, metric
 
@@ -92,20 +94,20 @@ def check_index_file(path: str | os.PathLike[str], dim: int) -> None:
     with open(path, "rb") as handle:
         data = handle.read()
     read = _Reader(data, os.fspath(path))
-    kind, d, ntotal, _ = read.header((b"IxM2", b"IwFl"), "index type")
+    kind, d, ntotal, metric = read.header((b"IxM2", b"IwFl"), "index type")
     if d != dim:
         raise StoreFormatError(f"FAISS index {path} has d={d}; the manifest says {dim}")
     if kind == b"IxM2":
-        _, inner_d, inner_total, _ = read.header(_FLAT, "flat index")
-        if (inner_d, inner_total) != (d, ntotal):
+        _, inner_d, inner_total, inner_metric = read.header(_FLAT, "flat index")
+        if (inner_d, inner_total, inner_metric) != (d, ntotal, metric):
             raise StoreFormatError(f"FAISS index {path}: the id map and its flat index disagree")
         read.skip_array(4, ntotal * d, "vectors")
         read.skip_array(8, ntotal, "ids")
     else:
         nlist = read.u64("nlist")
         read.u64("nprobe")
-        _, _, centroids, _ = read.header(_FLAT, "quantizer")
-        if centroids != nlist or nlist > len(data):
+        _, _, centroids, quantizer_metric = read.header(_FLAT, "quantizer")
+        if centroids != nlist or nlist > len(data) or quantizer_metric != metric:
             raise StoreFormatError(f"FAISS index {path}: {centroids} centroids for {nlist} lists")
         read.skip_array(4, centroids * d, "centroids")
         read.take(1, "direct map type")

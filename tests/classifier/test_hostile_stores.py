@@ -171,7 +171,9 @@ def test_a_snapshot_that_is_a_symlink_elsewhere_is_refused(saved, tmp_path):
 
 
 def test_a_snapshot_name_of_five_thousand_characters_is_refused(saved):
-    (saved / "CURRENT").write_text(json.dumps({"format": "fewshot.store", "snapshot": "snapshot-" + "1" * 5000}))
+    (saved / "CURRENT").write_text(
+        json.dumps({"format": "fewshot.store", "snapshot": "snapshot-" + "1" * 5000})
+    )
     with pytest.raises(StoreFormatError, match="invalid snapshot"):
         FewShotClassifier.load(saved)
 
