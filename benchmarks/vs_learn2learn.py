@@ -46,9 +46,10 @@ import torch.nn.functional as F
 
 from benchmarks.common import interleaved_medians, load_average, print_table, write_json
 from episodes.config import TrainConfig
+from episodes.distributed import EpisodeLearner
 from episodes.images import DeviceImages
 from episodes.learn2learn import meta_dataset, require_learn2learn
-from episodes.network import build_model
+from episodes.network import build_model, embed
 from episodes.sampler import EpisodeSampler
 from episodes.train import episode_batch, train_step
 from fewshot.data.omniglot import Omniglot
@@ -168,6 +169,7 @@ def training(ds, images, meta, steps: int, repeats: int, ops: bool = False) -> d
     theirs_model = copy.deepcopy(ours_model)  # same weights, NCHW as a plain loop keeps them
     ours_model = ours_model.to(memory_format=torch.channels_last)
     head = PrototypicalHead("euclidean")
+    learner = EpisodeLearner(ours_model, head, lambda m, x: embed(m, x, cfg))
     ours_opt = torch.optim.Adam(ours_model.parameters(), 1e-3)
     theirs_opt = torch.optim.Adam(theirs_model.parameters(), 1e-3)
     sampler = ours_sampler(ds, n, k, q, seed=0)
@@ -181,7 +183,7 @@ def training(ds, images, meta, steps: int, repeats: int, ops: bool = False) -> d
             t0 = time.perf_counter()
             x, ns, s_lab, q_lab = episode_batch(sampler, next(counter), positions, images, cfg)
             t1 = time.perf_counter()
-            train_step(ours_model, head, ours_opt, x, ns, s_lab, q_lab, cfg)
+            train_step(learner, ours_opt, [(x, ns, s_lab, q_lab)])
             phase["ours"]["data"] += t1 - t0
             phase["ours"]["step"] += time.perf_counter() - t1
 
@@ -202,7 +204,7 @@ def training(ds, images, meta, steps: int, repeats: int, ops: bool = False) -> d
     def ours_plain():
         for _ in range(steps):
             x, ns, s_lab, q_lab = episode_batch(sampler, next(counter), positions, images, cfg)
-            train_step(ours_model, head, ours_opt, x, ns, s_lab, q_lab, cfg)
+            train_step(learner, ours_opt, [(x, ns, s_lab, q_lab)])
 
     t = interleaved_medians({"ours": ours_plain, "l2l": theirs_plain}, repeats=repeats)
     per_step = n * (k + q)

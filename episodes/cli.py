@@ -65,6 +65,8 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
            type=int)  # fmt: skip
     option("--val-alphabets", "val_alphabets",
            "validate on the last N alphabets of --split instead (never trained on)", type=int)  # fmt: skip
+    option("--alphabets", "alphabets", "use only these alphabets of --split (quick runs)",
+           nargs="+")  # fmt: skip
     option("--image-size", "image_size", "image side in pixels (28 or 105)", type=int)
     switch_off("--no-rotations", "rotations", "do not add 90/180/270° rotations as classes")
     option("--backbone", "backbone", "network to train", choices=["conv4", "resnet12"])
@@ -82,7 +84,12 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
     option("--ways", "n_way", "classes per training episode", type=int)
     option("--shots", "k_shot", "support examples per class in training", type=int)
     option("--queries", "q_query", "query examples per class in training", type=int)
-    option("--episodes", "episodes", "training episodes", type=int)
+    option("--episodes", "episodes",
+           "training episodes in total, over all processes under torchrun; --lr-step, "
+           "--val-every and --stop-at count episodes the same way", type=int)  # fmt: skip
+    option("--episodes-per-step", "episodes_per_step",
+           "episodes whose gradients one optimiser step averages, per process (under torchrun "
+           "a step takes this many from every process)", type=int)  # fmt: skip
     option("--lr", "lr", "Adam learning rate", type=float)
     option("--lr-step", "lr_step", "episodes between learning-rate decays", type=int)
     option("--lr-gamma", "lr_gamma", "learning-rate decay factor", type=float)

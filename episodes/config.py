@@ -54,6 +54,7 @@ class TrainConfig:
     k_shot: int = 1
     q_query: int = 5
     episodes: int = 10000
+    episodes_per_step: int = 1
     lr: float = 1e-3
     lr_step: int = 2000
     lr_gamma: float = 0.5
@@ -99,6 +100,11 @@ class TrainConfig:
             raise InputError(
                 f"train: holdout_drawers (--holdout-drawers) must be in 1..19 when validating on "
                 f"held-out drawers, got {self.holdout_drawers}; or set val_split / val_alphabets"
+            )
+        if self.episodes_per_step < 1:
+            raise InputError(
+                f"train: episodes_per_step (--episodes-per-step) must be >= 1, got "
+                f"{self.episodes_per_step}"
             )
         if self.projection and self.freeze_stages:
             raise InputError(

@@ -22,6 +22,17 @@ import torch
 
 from episodes.augment import random_affine
 from episodes.config import TrainConfig
+from episodes.distributed import (
+    EpisodeLearner,
+    World,
+    agree,
+    barrier,
+    gather,
+    parameters_sha256,
+    start_world,
+    stop_world,
+    wrap,
+)
 from episodes.images import DeviceImages
 from episodes.network import build_model, embed, save_encoder
 from episodes.sampler import EpisodeSampler
@@ -60,16 +71,21 @@ def episode_batch(
 
 
 def train_step(
-    model: torch.nn.Module, head: PrototypicalHead, optimizer: torch.optim.Optimizer,
-    x: torch.Tensor, ns: int, s_lab: torch.Tensor, q_lab: torch.Tensor, config: TrainConfig,
+    learner: torch.nn.Module, optimizer: torch.optim.Optimizer,
+    batches: Sequence[tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]],
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """One prototypical update on ``x`` (first ``ns`` rows support): ``(loss, accuracy)``."""
-    z = embed(model, x, config)
-    loss, acc = head.episode_loss(z[:ns], s_lab, z[ns:], q_lab)
+    """One optimiser step averaging the gradients of ``batches`` (this rank's episodes, each
+    ``(x, ns, support_labels, query_labels)`` as from ``episode_batch``); under DDP the average
+    also spans every rank. Returns the mean ``(loss, accuracy)`` of these episodes."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    losses, accs = [], []
+    for x, ns, s_lab, q_lab in batches:
+        loss, acc = learner(x, ns, s_lab, q_lab)
+        (loss / len(batches)).backward()  # exact halving: equal to DDP's average of two ranks
+        losses.append(loss.detach())
+        accs.append(acc.detach())
     optimizer.step()
-    return loss, acc
+    return torch.stack(losses).mean(), torch.stack(accs).mean()
 
 
 @torch.no_grad()
@@ -108,7 +124,23 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = resolve_device(config.device)
+    world, device = start_world(resolve_device(config.device))
+    try:
+        return _train(config, world, device, out, resume, progress if world.main else False)
+    finally:
+        stop_world(world)
+
+
+def _train(
+    config: TrainConfig, world: World, device: torch.device, out: Path, resume: bool,
+    progress: bool | None,
+) -> dict[str, Any]:  # fmt: skip
+    per_step = world.size * config.episodes_per_step  # episodes one optimiser step consumes
+    if config.episodes < per_step:
+        raise InputError(
+            f"train: episodes (--episodes) = {config.episodes} is fewer than one step consumes "
+            f"({world.size} processes × {config.episodes_per_step} episodes per step)"
+        )
     torch.manual_seed(config.seed)
     training, validation = episode_sources(config)
     images = DeviceImages(training.dataset, device)
@@ -130,8 +162,10 @@ def train(
             "network and the head has no parameters: nothing to train; freeze fewer stages, "
             "or score the encoder as it is with `fewshot evaluate`"
         )
+    learner = wrap(EpisodeLearner(model, head, lambda m, x: embed(m, x, config)), world, device)
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step, config.lr_gamma)
+    step_size = max(1, config.lr_step // per_step)  # lr_step counts episodes
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size, config.lr_gamma)
 
     def score() -> float:
         return validate(
@@ -142,48 +176,62 @@ def train(
     run = Progress()
     if resume and has_state(state_dir):
         run = load_state(state_dir, model, head, optimizer, scheduler)
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
-
-    if run.episode == 0 and not run.history:  # the untrained baseline: every run shows its gain
-        run.history.append({"episode": 0, "val_acc": score(), "lr": config.lr, "elapsed_s": 0.0})
-        print(json.dumps(run.history[-1]), flush=True)
+    if world.main:
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
+        if run.episode == 0 and not run.history:  # the untrained baseline: every run shows its gain
+            run.history.append(
+                {"episode": 0, "val_acc": score(), "lr": config.lr, "elapsed_s": 0.0}
+            )
+            print(json.dumps(run.history[-1]), flush=True)
+    barrier(world)
     elapsed_before = run.history[-1]["elapsed_s"] if run.history else 0.0  # wall clock carries on
     t0 = time.perf_counter()
     set_training(model, True, frozen)
-    bar = progress_bar(range(run.episode, config.episodes), desc="train", enabled=progress)
+    steps = config.episodes // per_step
+    bar = progress_bar(range(run.episode // per_step, steps), desc="train", enabled=progress)
     running = []
     stopped_early = False
-    for i in bar:
+    mine = world.rank * config.episodes_per_step  # this rank's first episode within a step
+    for step in bar:
         tick = time.perf_counter()
-        x, ns, s_lab, q_lab = episode_batch(training.sampler, i, training.positions, images, config)
-        loss, acc = train_step(model, head, optimizer, x, ns, s_lab, q_lab, config)
+        first = step * per_step + mine
+        batches = [
+            episode_batch(training.sampler, i, training.positions, images, config)
+            for i in range(first, first + config.episodes_per_step)
+        ]
+        loss, acc = train_step(learner, optimizer, batches)
         scheduler.step()
-        running.append((loss.detach(), acc.detach()))
-        run.images_seen += x.shape[0]
-        if len(running) == LOSS_WINDOW or i + 1 == config.episodes:
+        running.append((loss, acc))
+        run.images_seen += world.size * sum(batch[0].shape[0] for batch in batches)
+        if len(running) == LOSS_WINDOW or step + 1 == steps:
             vals = torch.stack([torch.stack(r) for r in running]).mean(0).tolist()
             bar.set_postfix(loss=f"{vals[0]:.3f}", acc=f"{vals[1]:.3f}")
             running = []
         run.train_seconds += time.perf_counter() - tick
-        run.episode = done = i + 1
-        out_of_time = (config.max_minutes is not None and (
+        run.episode = done = (step + 1) * per_step
+        out_of_time = agree(world, (config.max_minutes is not None and (
             time.perf_counter() - t0 > 60 * config.max_minutes
-        )) or (config.stop_at is not None and done >= config.stop_at)  # fmt: skip
-        if done % config.val_every == 0 or done == config.episodes or out_of_time:
-            val_acc = score()
-            record = {"episode": done, "val_acc": val_acc, "lr": scheduler.get_last_lr()[0],
-                      "elapsed_s": round(elapsed_before + time.perf_counter() - t0, 1)}  # fmt: skip
-            run.history.append(record)
-            bar.write(json.dumps(record))
-            if val_acc > run.best_val:
-                run.best_val = val_acc
-                info = {"episode": done, "val_acc": val_acc}
-                save_encoder(model, architecture, kwargs, config, out / "best", info)
-            save_state(state_dir, model, head, optimizer, scheduler, run)
+        )) or (config.stop_at is not None and done >= config.stop_at))  # fmt: skip
+        crossed = done // config.val_every > (done - per_step) // config.val_every
+        if crossed or step + 1 == steps or out_of_time:
+            if world.main:
+                val_acc = score()
+                record = {"episode": done, "val_acc": val_acc, "lr": scheduler.get_last_lr()[0],
+                          "elapsed_s": round(elapsed_before + time.perf_counter() - t0, 1)}  # fmt: skip
+                run.history.append(record)
+                bar.write(json.dumps(record))
+                if val_acc > run.best_val:
+                    run.best_val = val_acc
+                    info = {"episode": done, "val_acc": val_acc}
+                    save_encoder(model, architecture, kwargs, config, out / "best", info)
+                save_state(state_dir, model, head, optimizer, scheduler, run)
+            barrier(world)
         if out_of_time:
-            stopped_early = done < config.episodes
+            stopped_early = done < steps * per_step
             break
     bar.close()
+    ranks = gather(world, {"rank": world.rank, "parameters_sha256": parameters_sha256(model),
+                           "first_episode": mine, "episodes_per_step": per_step})  # fmt: skip
     summary = {
         "best_val_acc": run.best_val,
         "episodes_done": run.history[-1]["episode"] if run.history else run.episode,
@@ -193,7 +241,11 @@ def train(
             round(run.images_seen / run.train_seconds, 1) if run.train_seconds else None
         ),
         "device": str(device),
+        "world_size": world.size,
+        "episodes_per_step": per_step,
+        "ranks": ranks,
         "history": run.history,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if world.main:
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
