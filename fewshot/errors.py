@@ -24,3 +24,8 @@ class NotReadyError(FewShotError, RuntimeError):
 
 class StoreFormatError(FewShotError, ValueError):
     """A saved directory or file is missing, corrupt, foreign or from a newer format version."""
+
+
+class StoreUnavailableError(FewShotError, RuntimeError):
+    """A class store outside the process (a database) cannot be reached or refused the login;
+    the call changed nothing, and the message names the address and the fix."""

@@ -1,6 +1,8 @@
-"""The registered classes: raw shots, raw texts, ids, and the vector store that queries search.
+"""The registered classes of one label set: the ``ClassCatalog`` protocol and ``Catalog``, its
+in-process implementation (raw shots, raw texts, ids, and the vector store queries search).
 
-In ``prototype`` mode the store holds one vector per class (the mean of its shots in metric
+Another implementation keeps the classes in a database table (``fewshot.stores.pgvector``); the
+classifier reaches either only through the protocol. In ``Catalog``'s ``prototype`` mode the store holds one vector per class (the mean of its shots in metric
 space, replaced whenever the class grows); in ``knn`` mode it holds every shot. A change is
 applied in one remove and one add after everything was validated, so a failed call changes
 nothing. The catalog is not thread-safe by itself: the classifier's lock guards it.
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from fewshot.classifier.space import MetricSpace
 from fewshot.errors import StoreFormatError, UnknownLabelError
 from fewshot.stores import VectorStore, make_store
 
-__all__ = ["MODES", "Catalog", "CatalogState"]
+__all__ = ["MODES", "Catalog", "CatalogState", "ClassCatalog"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,46 @@ class CatalogState:
     ids: dict[Label, np.ndarray]  # label → its ids in the store
     examples: dict[Label, list[Any]] | None  # label → raw texts, or None if any are missing
     index: VectorStore | None
+
+
+class ClassCatalog(Protocol):
+    """One label set's classes, as the classifier uses them (not thread-safe by itself).
+
+    Embeddings are raw (N×d float32, before the metric space); ``nearest`` takes metric-space
+    queries. Readers of a shared backend see its current state, not a copy.
+    """
+
+    space: MetricSpace
+    mode: str  # "prototype" | "knn"
+    store: str  # backend name
+    version: int  # bumped by each change made through this object
+
+    @property
+    def store_options(self) -> dict[str, Any]: ...  # the backend's settings, without secrets
+    @property
+    def dim(self) -> int | None: ...  # embedding size, None until known
+    @property
+    def index(self) -> VectorStore | None: ...  # the in-process store, if there is one
+    @property
+    def labels(self) -> list[Label]: ...  # in registration order
+    def __len__(self) -> int: ...
+    def __contains__(self, label: object) -> bool: ...
+    def shots(self, label: Label) -> np.ndarray: ...  # shots×d, UnknownLabelError if absent
+    def num_shots(self, label: Label) -> int: ...
+    def examples(self, label: Label) -> list[Any]: ...  # kept texts
+    def incomplete(self) -> list[Label]: ...  # labels with shots that kept no text
+    def max_shots(self) -> int: ...
+    def add(self, embedded: Mapping[Label, np.ndarray], raw: Mapping[Label, list[Any]]) -> None: ...
+    def remove(self, label: Label) -> None: ...
+    def rebuilt(
+        self,
+        space: MetricSpace,
+        shots: Mapping[Label, np.ndarray],
+        examples: Mapping[Label, list[Any]],
+    ) -> ClassCatalog: ...
+    def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def stored(self) -> int: ...  # vectors searched: classes (prototype) or shots (knn)
+    def state(self) -> CatalogState: ...  # what a file snapshot holds
 
 
 class Catalog:
@@ -92,6 +134,9 @@ class Catalog:
             raise UnknownLabelError(
                 f"label {label!r} is not registered (known: {known or 'none'}{more})"
             ) from None
+
+    def num_shots(self, label: Label) -> int:
+        return len(self.shots(label))
 
     def examples(self, label: Label) -> list[Any]:
         """The texts kept for ``label`` (empty without an encoder or for non-text inputs)."""

@@ -8,13 +8,15 @@ shots, and each label's score is the similarity-weighted vote of its shots among
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from fewshot.classifier.inputs import CHUNK_ROWS, Label, feature_chunk
+from fewshot.classifier.label_sets import DEFAULT_SET
+from fewshot.errors import NotReadyError
 from fewshot.metrics import Metric
 
 
@@ -38,14 +40,44 @@ class QueryResult:
 class Searchable(Protocol):
     """What the strategies need from a catalog."""
 
-    dim: int | None
     mode: str
 
+    @property
+    def dim(self) -> int | None: ...
     @property
     def space(self) -> Callable[[np.ndarray], np.ndarray]: ...
     def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
     def stored(self) -> int: ...
     def max_shots(self) -> int: ...
+    def __len__(self) -> int: ...
+
+
+def require_classes(catalogs: Mapping[str, Searchable]) -> None:
+    """NotReadyError unless every named label set holds a class."""
+    for name, catalog in catalogs.items():
+        if not len(catalog):
+            where = "" if name == DEFAULT_SET else f" in label set {name!r}"
+            raise NotReadyError(
+                f"no class is registered{where} yet: call register(label, examples) first"
+            )
+
+
+def answer_sets(
+    catalogs: Mapping[str, Searchable],
+    rows: np.ndarray,
+    k: int,
+    n_neighbors: int,
+    threshold: float | None,
+    metric: Metric,
+    *,
+    features: bool,
+) -> dict[str, QueryResult]:
+    """One ``QueryResult`` per label set for the same rows (N×d), from ``answer``."""
+    results = {}
+    for name, catalog in catalogs.items():
+        labels, scores = answer(catalog, rows, k, n_neighbors, metric, features=features)
+        results[name] = QueryResult(labels, scores, rejections(scores, threshold))
+    return results
 
 
 def answer(

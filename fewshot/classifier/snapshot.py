@@ -9,7 +9,9 @@ settings, the encoder, the head and a ``CatalogState``), never on a classifier o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,11 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from safetensors.torch import load_file as load_torch_file
 
-from fewshot.classifier.catalog import Catalog, CatalogState
-from fewshot.classifier.inputs import check_label
+from fewshot.classifier.backends import restore_label_sets
+from fewshot.classifier.catalog import CatalogState
+from fewshot.classifier.inputs import check_label, check_settings
+from fewshot.classifier.label_sets import DEFAULT_SET, LabelSets
+from fewshot.classifier.set_files import read_sets, write_sets
 from fewshot.classifier.space import MetricSpace
 from fewshot.durable import (
     commit_snapshot,
@@ -37,7 +42,8 @@ from fewshot.version import __version__
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "fewshot.classifier"
-MANIFEST_VERSION = 2  # 2: raw text examples (examples.json) and a projection head
+MANIFEST_VERSION = 3  # 2: raw text examples (examples.json) and a projection head; 3: label
+# sets besides the default (sets/<i>/) and a database's store_address (else it writes 2)
 SHOTS_NAME = "shots.safetensors"
 EXAMPLES_NAME = "examples.json"
 HEAD_NAME = "head.safetensors"
@@ -66,25 +72,35 @@ def save_classifier(
     encoder: Encoder | None,
     head: ProjectionHead | None,
     state: CatalogState,
+    *,
+    sets: dict[str, CatalogState] | None = None,
+    address: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a new snapshot of a classifier into store directory ``root``; returns its folder."""
-    return commit_snapshot(root, lambda folder: write_files(folder, settings, encoder, head, state))
+    """Write a new snapshot into store directory ``root`` (``sets``: other label sets)."""
+    return commit_snapshot(
+        root, lambda folder: write_files(folder, settings, encoder, head, state, sets, address)
+    )
 
 
 def load_classifier(
-    root: Path, encoder: Encoder | str | None, options: dict[str, Any]
-) -> tuple[Snapshot, Catalog]:
-    """Read the live snapshot of store directory ``root``: its settings and encoder, and its
-    classes as a ``Catalog`` (``encoder`` overrides the saved one; ``options`` go to it)."""
+    root: Path,
+    encoder: Encoder | str | None,
+    options: dict[str, Any],
+    store_options: Mapping[str, Any] | None = None,
+) -> tuple[Snapshot, LabelSets]:
+    """The live snapshot of store directory ``root`` and its classes (``encoder`` overrides the
+    saved one, ``options`` go to it; ``store_options`` add to the saved ones)."""
     with reading_store(root) as folder:
         snapshot = read_files(folder, encoder, options)
         space = MetricSpace(get_metric(snapshot.settings["metric"]), snapshot.head)
-        state = catalog_state(snapshot, space.metric)
         settings = snapshot.settings
-        catalog = Catalog.restore(
-            space, settings["mode"], settings["store"], state, settings.get("store_options")
-        )
-    return snapshot, catalog
+        check_settings(settings["mode"], settings["n_neighbors"], store_options)
+        settings["store_options"] = {**settings["store_options"], **(store_options or {})}
+        states = {DEFAULT_SET: catalog_state(snapshot, space.metric)}
+        read = partial(_catalog_state, encoder=snapshot.encoder, metric=space.metric)
+        states |= read_sets(folder, snapshot.manifest.get("label_sets"), read, MANIFEST_NAME)
+        address = snapshot.manifest.get("store_address")
+    return snapshot, restore_label_sets(space, settings, states, address)
 
 
 def encoder_entry(encoder: Encoder | None, folder: Path) -> dict[str, Any] | None:
@@ -109,8 +125,11 @@ def write_files(
     encoder: Encoder | None,
     head: ProjectionHead | None,
     state: CatalogState,
+    sets: dict[str, CatalogState] | None = None,
+    address: dict[str, Any] | None = None,
 ) -> None:
-    """Write every file of one snapshot into ``folder`` (the caller holds the read lock)."""
+    """Write every file of one snapshot into ``folder`` (the caller holds the read lock);
+    other label sets go into nested snapshots (``set_files``)."""
     labels = list(state.shots)
     files: list[str] = []
     if labels:
@@ -135,9 +154,14 @@ def write_files(
     encoder_record = encoder_entry(encoder, folder)
     if encoder_record and encoder_record.get("checkpoint"):
         files += [f"{ENCODER_DIR}/{path.name}" for path in sorted((folder / ENCODER_DIR).iterdir())]
+    write_set = lambda sub, st: write_files(sub, settings, None, None, st)  # noqa: E731
+    set_files, set_entries = write_sets(folder, sets or {}, write_set, MANIFEST_NAME)
+    files += set_files
+    extra: dict[str, Any] = {"label_sets": set_entries} if set_entries else {}
+    extra |= {"store_address": address} if address else {}
     manifest = {
         "format": MANIFEST_FORMAT,
-        "format_version": MANIFEST_VERSION,
+        "format_version": MANIFEST_VERSION if extra else 2,
         "fewshot_version": __version__,
         **{name: settings[name] for name in SETTINGS},
         "store_options": settings.get("store_options") or {},
@@ -150,6 +174,7 @@ def write_files(
         ],
         "examples": examples,  # per class, in the order of "classes" (format 2)
         "head": head_entry,  # format 2
+        **extra,  # format 3
         "files": {name: sha256_file(folder / name) for name in files},
     }
     write_json_atomic(folder / MANIFEST_NAME, manifest)
