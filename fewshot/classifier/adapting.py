@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from fewshot.adapt import finetune_text_encoder, train_projection_head, transformer_blocks
-from fewshot.classifier.catalog import Catalog
 from fewshot.classifier.inputs import Label
 from fewshot.classifier.label_sets import DEFAULT_SET, LabelSets, LocalSets
+from fewshot.classifier.local_catalog import Catalog
 from fewshot.encoders import Encoder, TorchEncoder
 from fewshot.errors import InputError
 from fewshot.heads.projection import ProjectionHead

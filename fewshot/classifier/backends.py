@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fewshot.classifier.catalog import Catalog, CatalogState
+from fewshot.classifier.catalog import CatalogState
 from fewshot.classifier.label_sets import LabelSets, LocalSets
+from fewshot.classifier.local_catalog import Catalog
 from fewshot.classifier.space import MetricSpace
 from fewshot.errors import StoreFormatError
 from fewshot.stores import CLASS_BACKENDS, check_store_name, load_backend

@@ -12,7 +12,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from fewshot.classifier.catalog import Catalog, CatalogState, ClassCatalog
+from fewshot.classifier.catalog import CatalogState, ClassCatalog
+from fewshot.classifier.local_catalog import Catalog
 from fewshot.classifier.space import MetricSpace
 from fewshot.errors import InputError
 

@@ -7,8 +7,8 @@ the settings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import psycopg
@@ -21,10 +21,28 @@ from fewshot.classifier.space import MetricSpace
 from fewshot.errors import InputError, UnknownLabelError
 from fewshot.stores import VectorStore
 from fewshot.stores.pgvector import queries
+from fewshot.stores.pgvector.options import PgOptions
 from fewshot.stores.pgvector.schema import Names
 
-if TYPE_CHECKING:
-    from fewshot.stores.pgvector.sets import PgLabelSets
+T = TypeVar("T")
+
+
+class Table(Protocol):
+    """What a catalog needs from its table (``sets.PgLabelSets``)."""
+
+    space: MetricSpace
+    mode: str
+    options: PgOptions
+
+    @property
+    def store_options(self) -> dict[str, Any]: ...
+    @property
+    def dim(self) -> int | None: ...
+    @property
+    def ready(self) -> bool: ...
+    def prepare(self, dim: int, label_set: str | None) -> None: ...
+    def uses_exact(self, label_set: str) -> bool: ...
+    def run(self, work: Callable[[psycopg.Connection], T], *, write: bool = False) -> T: ...
 
 
 class PgCatalog:
@@ -32,7 +50,7 @@ class PgCatalog:
 
     store = "pgvector"
 
-    def __init__(self, sets: PgLabelSets, label_set: str) -> None:
+    def __init__(self, sets: Table, label_set: str) -> None:
         self._sets, self.label_set = sets, label_set
         self.space: MetricSpace = sets.space
         self.mode: str = sets.mode
