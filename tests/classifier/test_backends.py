@@ -108,7 +108,7 @@ def test_remove_forgets_and_a_label_can_come_back(make):
     clf.remove("c1")
     assert clf.labels == ["c0", "c2", "c3"] and "c1" not in clf
     assert "c1" not in set(clf.query(data["c1"], k=3).labels.ravel())
-    with pytest.raises(UnknownLabelError, match="'c1'.*known: 'c0', 'c2', 'c3'"):
+    with pytest.raises(UnknownLabelError, match=r"'c1'.*known: 'c0', 'c2', 'c3'"):
         clf.remove("c1")
     with pytest.raises(UnknownLabelError):
         clf.num_shots("c1")
@@ -192,9 +192,7 @@ def test_streamed_registration_equals_a_mapping(make):
     for label, rows in data.items():
         mine = [pairs[i][0] for i in order if pairs[i][1] == label]
         np.testing.assert_allclose(streamed.shots(label), np.stack(mine), atol=1e-6)
-        np.testing.assert_allclose(
-            streamed.shots(int(label[1]), label_set="ints"), rows, atol=1e-6
-        )
+        np.testing.assert_allclose(streamed.shots(int(label[1]), label_set="ints"), rows, atol=1e-6)
     broken = [*pairs[:10], (np.full(DIM, np.nan), "c9"), *pairs[10:]]
     fresh = make()
     with pytest.raises(InputError, match="10 rows were registered before this chunk"):

@@ -98,6 +98,10 @@ class LocalServer:
     def restart(self) -> None:
         """Stop the server and start it again on the same data (clients' sessions end)."""
         self.stop()
+        self.start()
+
+    def start(self) -> None:
+        """Start a stopped server again on the same data."""
         self._server.start()
         self.pid = self._postmaster()
 
