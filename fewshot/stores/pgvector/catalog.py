@@ -169,17 +169,16 @@ class PgCatalog:
             return
         self._sets.prepare(next(iter(embedded.values())).shape[1], self.label_set)
         labels = list(embedded)
-        texts: list[str | None] = []
+        texts: list[list[str] | None] = []
         for label in labels:
             items = raw.get(label) or []
             keep = bool(items) and all(isinstance(item, str) for item in items)
-            texts += list(items) if keep else [None] * len(embedded[label])
+            texts.append(list(items) if keep else None)
         keys = [self._sets.options.lock_key(self.label_set, label) for label in labels]
         vectors = [embedded[label] for label in labels]
-        metric = self.space.metric.name
         self._sets.run(
             lambda conn: queries.add_classes(
-                conn, self._names, metric, self.label_set, labels, keys, vectors, texts
+                conn, self._names, self.space, self.label_set, labels, keys, vectors, texts
             ),
             write=True,
         )

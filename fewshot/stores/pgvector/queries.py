@@ -1,10 +1,12 @@
 """The SQL of the class store: registration, removal and batched top-k search.
 
 A registration runs in one transaction (READ COMMITTED): advisory locks on its classes (taken
-in key order, so two writers never deadlock), the class rows, the shots (binary COPY of
-rows packed by numpy), then each touched class's counts and prototype recomputed from all its
-shots, so a class is visible whole or not at all and concurrent writers of one class lose
-nothing. A search answers N queries in one round trip: a LATERAL top-k per query, exact
+in key order, so two writers never deadlock), then each class's counts and float64 sum are
+read (after the lock, so they include every earlier writer's commit), updated with the new
+shots in metric space, and written back with the prototype (sum / count, as the in-process
+catalog computes it), then the shots go in by a binary COPY of rows packed by numpy. A class
+is visible whole or not at all, concurrent writers of one class lose nothing, and each
+registration costs its own shots only. A search answers N queries in one round trip: a LATERAL top-k per query, exact
 (``+ 0`` hides the ordering from any index) unless an HNSW index was asked for.
 """
 
@@ -18,6 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from fewshot.classifier.space import MetricSpace
 from fewshot.stores.pgvector.schema import OPERATORS, Names
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension
@@ -54,28 +57,62 @@ def copy_block(vectors: np.ndarray, first: int, owners: np.ndarray) -> bytes:
 def add_classes(
     conn: psycopg.Connection,
     names: Names,
-    metric: str,
+    space: MetricSpace,
     label_set: str,
     labels: Sequence[Any],
     keys: Sequence[int],
     vectors: Sequence[np.ndarray],
-    texts: Sequence[str | None],
+    texts: Sequence[list[str] | None],
 ) -> None:
-    """Inside a transaction: lock, add ``vectors[i]`` (n_i×d raw shots) to ``labels[i]``,
-    keep ``texts`` (one per shot, ``None`` where absent), recompute counts and prototypes."""
+    """Inside a transaction: lock, add ``vectors[i]`` (n_i×d raw shots) to ``labels[i]`` with
+    their ``texts[i]`` (or none), and update each class's counts, sum and prototype."""
     jsonb = [Jsonb(label) for label in labels]
     conn.execute(
         "SELECT count(pg_advisory_xact_lock(k)) FROM "
         "(SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS keys",
         (sorted(keys),),
     )
+    old = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            sql.SQL(
+                "SELECT label, shots, texts, total FROM {classes} "
+                "WHERE label_set = %s AND label = ANY(%s::jsonb[])"
+            ).format(classes=names.classes),
+            (label_set, jsonb),
+        )
+    }
+    counts, kept, totals, prototypes = [], [], [], []
+    for label, block, items in zip(labels, vectors, texts):
+        shots, known_texts, total = old.get(label, (0, 0, None))
+        previous = np.zeros(block.shape[1]) if total is None else np.frombuffer(total, "<f8")
+        summed = previous + space.sum(block)
+        counts.append(shots + len(block))
+        kept.append(known_texts + (len(items) if items else 0))
+        totals.append(summed.astype("<f8").tobytes())
+        prototypes.append((summed / counts[-1]).astype(np.float32))
     conn.execute(
         sql.SQL(
-            "INSERT INTO {classes} (label_set, label) SELECT %s, l FROM "
-            "unnest(%s::jsonb[]) WITH ORDINALITY AS u(l, n) ORDER BY n ON CONFLICT DO NOTHING"
+            "INSERT INTO {classes} (label_set, label, shots, texts, total, prototype) "
+            "SELECT %s, l, n, t, s, p FROM unnest(%s::jsonb[], %s::int[], %s::int[], "
+            "%s::bytea[], %s::vector[]) WITH ORDINALITY AS u(l, n, t, s, p, o) ORDER BY o "
+            "ON CONFLICT (label_set, label) DO UPDATE SET shots = EXCLUDED.shots, "
+            "texts = EXCLUDED.texts, total = EXCLUDED.total, prototype = EXCLUDED.prototype"
         ).format(classes=names.classes),
-        (label_set, jsonb),
+        (label_set, jsonb, counts, kept, totals, prototypes),
     )
+    insert_shots(conn, names, label_set, jsonb, vectors, texts)
+
+
+def insert_shots(
+    conn: psycopg.Connection,
+    names: Names,
+    label_set: str,
+    jsonb: list[Jsonb],
+    vectors: Sequence[np.ndarray],
+    texts: Sequence[list[str] | None],
+) -> None:
+    """The shots, through a binary COPY into a temporary table, in their given order."""
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS fewshot_incoming (o integer, l integer, v vector) "
         "ON COMMIT DELETE ROWS"
@@ -89,6 +126,9 @@ def add_classes(
                 copy.write(copy_block(part, first, np.full(len(part), owner)))
                 first += len(part)
         copy.write(COPY_TRAILER)
+    flat: list[str | None] = []
+    for block, items in zip(vectors, texts):
+        flat += items if items else [None] * len(block)
     conn.execute(
         sql.SQL(
             "INSERT INTO {shots} (label_set, label, vector, example) "
@@ -97,17 +137,7 @@ def add_classes(
             "LEFT JOIN unnest(%s::text[]) WITH ORDINALITY AS e(t, n) ON e.n = i.o "
             "ORDER BY i.o"
         ).format(shots=names.shots),
-        (label_set, jsonb, list(texts) if any(t is not None for t in texts) else []),
-    )
-    mean = "avg(l2_normalize(vector))" if metric == "cosine" else "avg(vector)"
-    conn.execute(
-        sql.SQL(
-            "UPDATE {classes} c SET shots = a.n, texts = a.t, prototype = a.p FROM "
-            "(SELECT label, count(*) AS n, count(example) AS t, {mean} AS p FROM {shots} "
-            "WHERE label_set = %s AND label = ANY(%s::jsonb[]) GROUP BY label) AS a "
-            "WHERE c.label_set = %s AND c.label = a.label"
-        ).format(classes=names.classes, shots=names.shots, mean=sql.SQL(mean)),
-        (label_set, jsonb, label_set),
+        (label_set, jsonb, flat if any(text is not None for text in flat) else []),
     )
 
 
@@ -119,6 +149,12 @@ def remove_class(
     cursor = conn.execute(
         sql.SQL("DELETE FROM {classes} WHERE label_set = %s AND label = %s").format(
             classes=names.classes
+        ),
+        (label_set, Jsonb(label)),
+    )
+    conn.execute(
+        sql.SQL("DELETE FROM {shots} WHERE label_set = %s AND label = %s").format(
+            shots=names.shots
         ),
         (label_set, Jsonb(label)),
     )

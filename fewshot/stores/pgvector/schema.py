@@ -1,9 +1,10 @@
 """The tables of one class store, their format record, and the optional HNSW indexes.
 
 ``<table>`` holds one row per class: label set, label (jsonb, so 5 and "5" stay distinct),
-registration position, shot and text counts, and the prototype (mean of the shots in metric
-space). ``<table>_shots`` holds every shot (raw embedding, optional text), deleted with its
-class. The table's comment records the format, its version, the dimension and the metric;
+registration position, shot and text counts, the float64 sum of its shots in metric space
+(``total``, little-endian bytes) and the prototype (that sum over the count). ``<table>_shots``
+holds every shot (raw embedding, optional text); removal deletes a class's shots in the same
+transaction (no foreign key: its per-row check cost a third of the insert time). The comment records the format, its version, the dimension and the metric;
 mode is not recorded because both modes read the same rows (prototypes or shots).
 """
 
@@ -115,7 +116,7 @@ def create_tables(
             sql.SQL(
                 "CREATE TABLE {classes} (label_set text NOT NULL, label jsonb NOT NULL, "
                 "position bigint GENERATED ALWAYS AS IDENTITY, shots integer NOT NULL DEFAULT 0, "
-                "texts integer NOT NULL DEFAULT 0, prototype vector({dim}), "
+                "texts integer NOT NULL DEFAULT 0, total bytea, prototype vector({dim}), "
                 "PRIMARY KEY (label_set, label))"
             ).format(classes=names.classes, dim=sql.Literal(dim))
         )
@@ -128,9 +129,8 @@ def create_tables(
             sql.SQL(
                 "CREATE TABLE {shots} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
                 "label_set text NOT NULL, label jsonb NOT NULL, vector vector({dim}) NOT NULL, "
-                "example text, FOREIGN KEY (label_set, label) REFERENCES {classes} "
-                "ON DELETE CASCADE)"
-            ).format(shots=names.shots, classes=names.classes, dim=sql.Literal(dim))
+                "example text)"
+            ).format(shots=names.shots, dim=sql.Literal(dim))
         )
         conn.execute(
             sql.SQL("CREATE INDEX {name} ON {shots} (label_set, label, id)").format(
