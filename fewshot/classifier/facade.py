@@ -45,8 +45,10 @@ class FewShotClassifier(ClassifierBase):
         one vector per class (the mean of its shots), ``mode="knn"`` stores every shot and votes
         among the ``n_neighbors`` nearest. ``metric`` is ``"cosine"`` or ``"euclidean"``.
         ``threshold`` rejects queries whose best score is below it (``predict`` gives ``None``).
-        ``store`` names the vector-store backend: ``"flat"`` (exact) or ``"ivf"`` (approximate,
-        for ≥ 10⁶ vectors), with ``store_options`` passed to it (e.g. ``{"nprobe": 32}``).
+        ``store`` names the backend, ``store_options`` its settings: ``"flat"`` (exact),
+        ``"ivf"`` (approximate, ≥ 10⁶ vectors; ``{"nprobe": 32}``) or ``"pgvector"`` (a
+        PostgreSQL table shared by processes; ``{"dsn": ..., "table": ...}``). Classes live in
+        label sets (``label_set=``, default ``"default"``): independent groups, one encoder.
 
     Arguments:
         encoder: an ``Encoder``, a name/path for ``fewshot.load_encoder``, or ``None`` when
