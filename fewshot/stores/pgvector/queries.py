@@ -1,12 +1,13 @@
 """The SQL of the class store: registration, removal and batched top-k search.
 
 A registration runs in one transaction (READ COMMITTED): advisory locks on its classes (taken
-in key order, so two writers never deadlock), then each class's counts and float64 sum are
-read (after the lock, so they include every earlier writer's commit), updated with the new
-shots in metric space, and written back with the prototype (sum / count, as the in-process
-catalog computes it), then the shots go in by a binary COPY of rows packed by numpy. A class
-is visible whole or not at all, concurrent writers of one class lose nothing, and each
-registration costs its own shots only. A search answers N queries in one round trip: a LATERAL top-k per query, exact
+in key order, so two writers never deadlock), then each class's count and prototype are read
+(after the lock, so they include every earlier writer's commit), the new shots' metric-space
+sum is added to prototype × count in float64, and the new mean is written back; the shots go
+in by a binary COPY of rows packed by numpy. A class is visible whole or not at all,
+concurrent writers of one class lose nothing, and a registration costs its own shots only.
+Each update rounds the stored prototype to float32 once: after K registrations to one class it
+is within about K·6e-8 (relative) of the exact mean. A search answers N queries in one round trip: a LATERAL top-k per query, exact
 (``+ 0`` hides the ordering from any index) unless an HNSW index was asked for.
 """
 
@@ -76,30 +77,30 @@ def add_classes(
         row[0]: row[1:]
         for row in conn.execute(
             sql.SQL(
-                "SELECT label, shots, texts, total FROM {classes} "
+                "SELECT label, shots, texts, prototype FROM {classes} "
                 "WHERE label_set = %s AND label = ANY(%s::jsonb[])"
             ).format(classes=names.classes),
             (label_set, jsonb),
         )
     }
-    counts, kept, totals, prototypes = [], [], [], []
+    counts, kept, prototypes = [], [], []
     for label, block, items in zip(labels, vectors, texts):
-        shots, known_texts, total = old.get(label, (0, 0, None))
-        previous = np.zeros(block.shape[1]) if total is None else np.frombuffer(total, "<f8")
-        summed = previous + space.sum(block)
+        shots, known_texts, prototype = old.get(label, (0, 0, None))
+        summed = space.sum(block)
+        if prototype is not None:
+            summed += prototype.to_numpy().astype(np.float64) * shots
         counts.append(shots + len(block))
         kept.append(known_texts + (len(items) if items else 0))
-        totals.append(summed.astype("<f8").tobytes())
         prototypes.append((summed / counts[-1]).astype(np.float32))
     conn.execute(
         sql.SQL(
-            "INSERT INTO {classes} (label_set, label, shots, texts, total, prototype) "
-            "SELECT %s, l, n, t, s, p FROM unnest(%s::jsonb[], %s::int[], %s::int[], "
-            "%s::bytea[], %s::vector[]) WITH ORDINALITY AS u(l, n, t, s, p, o) ORDER BY o "
+            "INSERT INTO {classes} (label_set, label, shots, texts, prototype) "
+            "SELECT %s, l, n, t, p FROM unnest(%s::jsonb[], %s::int[], %s::int[], "
+            "%b::vector[]) WITH ORDINALITY AS u(l, n, t, p, o) ORDER BY o "
             "ON CONFLICT (label_set, label) DO UPDATE SET shots = EXCLUDED.shots, "
-            "texts = EXCLUDED.texts, total = EXCLUDED.total, prototype = EXCLUDED.prototype"
+            "texts = EXCLUDED.texts, prototype = EXCLUDED.prototype"
         ).format(classes=names.classes),
-        (label_set, jsonb, counts, kept, totals, prototypes),
+        (label_set, jsonb, counts, kept, prototypes),
     )
     insert_shots(conn, names, label_set, jsonb, vectors, texts)
 
@@ -182,7 +183,7 @@ def search(
     )
     order = sql.SQL("({}) + 0").format(distance) if exact else distance
     statement = sql.SQL(
-        "SELECT q.o, t.label, t.d FROM unnest(%s::vector[]) WITH ORDINALITY AS q(v, o) "
+        "SELECT q.o, t.label, t.d FROM unnest(%b::vector[]) WITH ORDINALITY AS q(v, o) "
         "CROSS JOIN LATERAL (SELECT r.label, {distance} AS d FROM {table} r "
         "WHERE r.label_set = {label_set} ORDER BY {order} LIMIT %s) AS t ORDER BY q.o, t.d"
     ).format(distance=distance, table=table, label_set=sql.Literal(label_set), order=order)

@@ -1,8 +1,8 @@
 """The tables of one class store, their format record, and the optional HNSW indexes.
 
 ``<table>`` holds one row per class: label set, label (jsonb, so 5 and "5" stay distinct),
-registration position, shot and text counts, the float64 sum of its shots in metric space
-(``total``, little-endian bytes) and the prototype (that sum over the count). ``<table>_shots``
+registration position, shot and text counts, and the prototype (the mean of its shots in
+metric space). ``<table>_shots``
 holds every shot (raw embedding, optional text); removal deletes a class's shots in the same
 transaction (no foreign key: its per-row check cost a third of the insert time). The comment records the format, its version, the dimension and the metric;
 mode is not recorded because both modes read the same rows (prototypes or shots).
@@ -116,7 +116,7 @@ def create_tables(
             sql.SQL(
                 "CREATE TABLE {classes} (label_set text NOT NULL, label jsonb NOT NULL, "
                 "position bigint GENERATED ALWAYS AS IDENTITY, shots integer NOT NULL DEFAULT 0, "
-                "texts integer NOT NULL DEFAULT 0, total bytea, prototype vector({dim}), "
+                "texts integer NOT NULL DEFAULT 0, prototype vector({dim}), "
                 "PRIMARY KEY (label_set, label))"
             ).format(classes=names.classes, dim=sql.Literal(dim))
         )
