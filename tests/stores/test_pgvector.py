@@ -167,3 +167,11 @@ def test_hnsw_searches_one_graph_per_label_set(pg_options):
     assert hnsw.predict(hnsw.shots(2000, label_set="a"), label_set="a") == [2000]
     exact.close()
     hnsw.close()
+
+
+def test_one_registration_of_many_classes_takes_a_bounded_number_of_locks(pg_options):
+    clf = FewShotClassifier(store="pgvector", store_options=pg_options)
+    vectors = rng.normal(size=(30_000, 4))
+    clf.register_many({i: vectors[i : i + 1] for i in range(30_000)})  # one transaction
+    assert len(clf) == 30_000 and clf.predict(vectors[123:124]) == [123]
+    clf.close()

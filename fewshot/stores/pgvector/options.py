@@ -22,6 +22,7 @@ from fewshot.errors import InputError
 
 DEFAULT_TABLE = "fewshot_classes"
 INDEXES = ("exact", "hnsw")
+LOCK_BUCKETS = 256
 # Lower-case identifiers, optionally schema-qualified; short enough that the derived names
 # (``<table>_shots``, ``<table>_<kind>_hnsw_<hash>``) stay within PostgreSQL's 63 bytes.
 _NAME = re.compile(r"^(?:[a-z_][a-z0-9_]{0,39}\.)?[a-z_][a-z0-9_]{0,39}$")
@@ -59,9 +60,14 @@ class PgOptions:
         return {"backend": "pgvector", "dsn": self.dsn, "table": self.table}
 
     def lock_key(self, label_set: str, label: Any) -> int:
-        """A signed 64-bit advisory-lock key for one class of this table."""
-        text = f"{self.table}\0{label_set}\0{json.dumps(label)}".encode()
-        return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
+        """The signed 64-bit advisory-lock key that guards ``label`` in this table's set.
+
+        Labels share ``LOCK_BUCKETS`` keys per set, so one registration of 10⁵ classes takes
+        at most that many locks (PostgreSQL's lock table holds a few thousand); two writers of
+        different labels in one bucket merely take turns.
+        """
+        bucket = _digest(json.dumps(label)) % LOCK_BUCKETS
+        return _digest(f"{self.table}\0{label_set}\0{bucket}")
 
 
 def parse_options(options: Mapping[str, Any]) -> PgOptions:
@@ -108,3 +114,10 @@ def _integer(options: Mapping[str, Any], name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InputError(f"store_options {name} must be an int in [{low}, {high}], got {value!r}")
     return value
+
+
+def _digest(text: str) -> int:
+    """A signed 64-bit hash of ``text`` (stable across processes and machines)."""
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
+    )

@@ -71,7 +71,7 @@ def add_classes(
     conn.execute(
         "SELECT count(pg_advisory_xact_lock(k)) FROM "
         "(SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS keys",
-        (sorted(keys),),
+        (sorted(set(keys)),),
     )
     old = {
         row[0]: row[1:]
