@@ -175,6 +175,8 @@ def test_label_sets_are_separate_and_answered_from_one_pass(make):
         clf.register("x", np.ones((1, DIM)), label_set="")
     with pytest.raises(InputError, match="wrap one in a list"):
         clf.query_sets(queries, label_sets="intents")
+    with pytest.raises(InputError, match=r"one label set|shared"):
+        clf.finetune(part="head")
 
 
 def test_streamed_registration_equals_a_mapping(make):
