@@ -4,7 +4,8 @@ Usage: ``python pg_worker.py COMMAND DSN TABLE ARGS...``; prints JSON lines.
   watch LABEL TARGET         open the table once, then read num_shots(LABEL) and
                              len(shots(LABEL)) as fast as it can until one reaches TARGET
                              (or 60 s pass); prints every count seen
-  hammer LABEL TIMES SEED    register 5 seeded shots TIMES times into LABEL
+  hammer LABEL TIMES SEED    print ready, wait for a stdin line, then register 5 seeded shots
+                             TIMES times into LABEL
   follow LABEL               print labels, then wait for a stdin line and print labels and
                              the prediction of a query near LABEL's shots (never reopening)
 """
@@ -41,6 +42,8 @@ def main() -> None:
     elif command == "hammer":
         label, times, seed = args[0], int(args[1]), int(args[2])
         rng = np.random.default_rng(seed)
+        print(json.dumps({"ready": True}), flush=True)
+        sys.stdin.readline()
         for _ in range(times):
             clf.register(label, rng.normal(size=(5, DIM)))
         print(json.dumps({"done": times}), flush=True)

@@ -33,7 +33,7 @@ def main() -> None:
     clf = FewShotClassifier(store=backend, store_options=options)
     clf.register_many(batches(2000, dim), progress=False)  # warm up: table, imports, pools
     before = peak_mib()
-    registered = clf.register_many(batches(rows, dim), chunk_size=4096, progress=False)
+    registered = clf.register_many(batches(rows, dim), chunk_size=2048, progress=False)
     grown = peak_mib() - before
     assert registered == rows and sum(clf.num_shots(i) for i in range(100)) == rows + 2000
     print(json.dumps({"input_mib": rows * dim * 4 / 2**20, "peak_growth_mib": grown}))

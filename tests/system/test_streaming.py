@@ -36,16 +36,16 @@ def probe(*args: str) -> dict:
 
 
 def test_streaming_into_postgres_keeps_the_process_memory_bounded(pg_options):
-    """200k×64 float32 rows (49 MiB) streamed in chunks of 4096: the classifier process holds
-    one chunk at a time; the rows live in the database."""
-    measured = probe("pgvector", "200000", "64", pg_options["dsn"], pg_options["table"])
-    assert measured["peak_growth_mib"] < 0.2 * measured["input_mib"], measured
+    """100k×64 float32 rows (24 MiB) streamed in chunks of 2048: the classifier process holds
+    one chunk at a time (~3 MiB measured, whatever the rows); the rows live in the database."""
+    measured = probe("pgvector", "100000", "64", pg_options["dsn"], pg_options["table"])
+    assert measured["peak_growth_mib"] < 0.25 * measured["input_mib"], measured
 
 
 def test_streaming_into_faiss_costs_the_kept_shots_only():
     """In process the shots stay in memory (raw, for shots() and saves): growth is about one
     copy of the rows, not two (blocks are never re-concatenated per chunk)."""
-    measured = probe("flat", "200000", "64")
+    measured = probe("flat", "100000", "64")
     assert measured["peak_growth_mib"] < 1.35 * measured["input_mib"], measured
 
 
