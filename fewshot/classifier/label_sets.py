@@ -51,8 +51,6 @@ class LabelSets(Protocol):
     space: MetricSpace
     mode: str
     store: str
-    #: True when other processes share the classes (a database), so nothing may rebuild them.
-    shared: bool
 
     @property
     def store_options(self) -> dict[str, Any]: ...
@@ -70,8 +68,6 @@ class LocalSets:
 
     Arguments follow ``Catalog``; ``catalogs`` are restored ones by set name.
     """
-
-    shared = False
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 from fewshot.classifier.catalog import CatalogState
-from fewshot.classifier.label_sets import DEFAULT_SET
+from fewshot.classifier.label_sets import DEFAULT_SET, LabelSets
 from fewshot.classifier.space import MetricSpace
 from fewshot.errors import StoreFormatError, StoreUnavailableError
 from fewshot.stores.pgvector import schema
@@ -225,3 +225,8 @@ def _transact(conn: psycopg.Connection, work: Callable[[psycopg.Connection], T])
         if committing:
             raise _CommitCutOff() from exc
         raise
+
+
+def _conforms(sets: PgLabelSets) -> LabelSets:
+    """Nothing at run time: lets the type checker hold ``PgLabelSets`` to ``LabelSets``."""
+    return sets
