@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import pytest
 
 from fewshot import FewShotClassifier
@@ -21,6 +20,7 @@ from fewshot.errors import StoreFormatError
 
 HELPERS = Path(__file__).resolve().parent.parent / "helpers"
 REPO = HELPERS.parent.parent
+psycopg = pytest.importorskip("psycopg", reason="the postgres extra is not installed")
 DIM = 8
 rng = np.random.default_rng(11)
 

@@ -10,13 +10,13 @@ import threading
 import time
 
 import numpy as np
-import psycopg
 import pytest
 import torch
 
 from fewshot import FewShotClassifier, wrap_module
 from fewshot.errors import InputError, StoreFormatError, StoreUnavailableError
 
+psycopg = pytest.importorskip("psycopg", reason="the postgres extra is not installed")
 DIM = 8
 rng = np.random.default_rng(3)
 
