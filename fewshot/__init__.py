@@ -24,6 +24,7 @@ from fewshot.errors import (
     InputError,
     NotReadyError,
     StoreFormatError,
+    StoreUnavailableError,
     UnknownLabelError,
 )
 from fewshot.runtime import set_num_threads, worker_init_fn
@@ -38,6 +39,7 @@ __all__ = [
     "NotReadyError",
     "QueryResult",
     "StoreFormatError",
+    "StoreUnavailableError",
     "ThresholdChoice",
     "TorchEncoder",
     "UnknownLabelError",

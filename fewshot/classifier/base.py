@@ -1,8 +1,9 @@
 """The state a classifier holds (settings, encoder, classes, lock) and read-only views of it.
 
-``FewShotClassifier`` adds the operations on top. The settings that shape the catalog (metric,
-mode, store) are read-only after construction: they are the catalog's own, so a classifier
-can never disagree with the classes it holds.
+``FewShotClassifier`` adds the operations on top. The settings that shape the classes (metric,
+mode, store) are read-only after construction: they are the label sets' own, so a classifier
+can never disagree with the classes it holds. Calls that name no ``label_set`` use
+``DEFAULT_SET``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from fewshot.classifier.catalog import Catalog
+from fewshot.classifier.backends import open_label_sets
+from fewshot.classifier.catalog import ClassCatalog
 from fewshot.classifier.inputs import Label, check_settings, check_threshold
+from fewshot.classifier.label_sets import DEFAULT_SET, LabelSets, check_label_set
 from fewshot.classifier.rwlock import ReadWriteLock
 from fewshot.classifier.space import MetricSpace
 from fewshot.encoders import Encoder, load_encoder
@@ -39,14 +42,27 @@ class ClassifierBase:
     ) -> None:
         space = MetricSpace(get_metric(metric))
         check_settings(mode, n_neighbors, store_options)
+        check_threshold(threshold)
         if encoder is not None and not isinstance(encoder, Encoder):
             encoder = load_encoder(encoder)
+        dim = None if encoder is None else encoder.dim
+        sets = open_label_sets(space, mode, check_store_name(store), dim, store_options)
+        self._adopt(encoder, threshold, n_neighbors, sets)
+
+    def _adopt(
+        self, encoder: Encoder | None, threshold: Any, n_neighbors: Any, sets: LabelSets
+    ) -> None:
+        """Take ``sets`` as this classifier's classes (construction and ``load``)."""
+        check_settings(sets.mode, n_neighbors, None)
         self._encoder: Encoder | None = encoder
         self._n_neighbors = int(n_neighbors)
         self._threshold = check_threshold(threshold)
         self._lock = ReadWriteLock()  # queries share it; register/remove/swaps take it alone
-        dim = None if encoder is None else encoder.dim
-        self._catalog = Catalog(space, mode, check_store_name(store), dim, store_options)
+        self._sets: LabelSets = sets
+
+    def _catalog(self, label_set: str = DEFAULT_SET) -> ClassCatalog:
+        """The catalog of one label set (checked name; empty if the set holds nothing)."""
+        return self._sets.get(check_label_set(label_set))
 
     # ----------------------------------------------------------------------------- settings
     @property
@@ -56,20 +72,21 @@ class ClassifierBase:
 
     @property
     def metric(self) -> str:
-        return self._catalog.space.metric.name
+        return self._sets.space.metric.name
 
     @property
     def mode(self) -> str:
-        return self._catalog.mode
+        return self._sets.mode
 
     @property
     def store(self) -> str:
-        """The vector-store backend's name."""
-        return self._catalog.store
+        """The store backend's name."""
+        return self._sets.store
 
     @property
     def store_options(self) -> dict[str, Any]:
-        return dict(self._catalog.store_options)
+        """The backend's settings (never a password)."""
+        return dict(self._sets.store_options)
 
     @property
     def n_neighbors(self) -> int:
@@ -83,24 +100,35 @@ class ClassifierBase:
 
     @property
     def labels(self) -> list[Label]:
-        """Registered labels, in registration order."""
+        """Registered labels of the default label set, in registration order."""
+        return self.labels_in(DEFAULT_SET)
+
+    def labels_in(self, label_set: str) -> list[Label]:
+        """Registered labels of ``label_set``, in registration order."""
         with self._lock.read():
-            return self._catalog.labels
+            return self._catalog(label_set).labels
+
+    @property
+    def label_sets(self) -> list[str]:
+        """The label sets that hold at least one class."""
+        with self._lock.read():
+            return self._sets.names()
 
     @property
     def dim(self) -> int | None:
         """Embedding dimension (``None`` until known)."""
-        return self._catalog.dim
+        return self._sets.dim
 
     @property
     def head(self) -> ProjectionHead | None:
         """The projection head trained by ``finetune(part="head")``, if any."""
-        return self._catalog.space.head
+        return self._sets.space.head
 
     @property
     def index(self) -> VectorStore | None:
-        """The vector store queries search (read-only use; ``None`` before the first class)."""
-        return self._catalog.index
+        """The in-process vector store the default label set searches (read-only use;
+        ``None`` before the first class, and for a database backend)."""
+        return self._catalog().index
 
     @property
     def threshold(self) -> float | None:
@@ -114,25 +142,31 @@ class ClassifierBase:
             self._threshold = checked
 
     def __len__(self) -> int:
-        return len(self._catalog)
+        """Classes in the default label set."""
+        return len(self._catalog())
 
     def __contains__(self, label: object) -> bool:
-        return label in self._catalog
+        return label in self._catalog()
 
-    def num_shots(self, label: Label) -> int:
+    def num_shots(self, label: Label, *, label_set: str = DEFAULT_SET) -> int:
         """How many examples are registered for ``label``."""
         with self._lock.read():
-            return len(self._catalog.shots(label))
+            return self._catalog(label_set).num_shots(label)
 
-    def shots(self, label: Label) -> np.ndarray:
+    def shots(self, label: Label, *, label_set: str = DEFAULT_SET) -> np.ndarray:
         """A copy of the raw embeddings registered for ``label`` (shots×d)."""
         with self._lock.read():
-            return self._catalog.shots(label).copy()
+            return self._catalog(label_set).shots(label).copy()
 
-    def examples(self, label: Label) -> list[Any]:
+    def examples(self, label: Label, *, label_set: str = DEFAULT_SET) -> list[Any]:
         """The texts registered for ``label`` (a copy; empty without an encoder or for non-text)."""
         with self._lock.read():
-            return list(self._catalog.examples(label))
+            return list(self._catalog(label_set).examples(label))
+
+    def close(self) -> None:
+        """Release the backend's connections (a database backend); in-process stores keep
+        working. Safe to call twice."""
+        self._sets.close()
 
     def __repr__(self) -> str:
         encoder = None if self.encoder is None else self.encoder.spec

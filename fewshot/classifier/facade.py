@@ -8,17 +8,15 @@ lock; changes to the catalog are swapped in under it.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
+import contextlib
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from fewshot.calibration import ThresholdChoice, pick_threshold
 from fewshot.classifier import adapting
-from fewshot.classifier.base import ClassifierBase
 from fewshot.classifier.inputs import (
     Label,
     embed_groups,
@@ -26,24 +24,15 @@ from fewshot.classifier.inputs import (
     feature_rows,
     label_batches,
 )
-from fewshot.classifier.scoring import QueryResult, answer, rejections
-from fewshot.classifier.snapshot import (
-    Snapshot,
-    editing_classifier,
-    load_classifier,
-    save_classifier,
-)
-from fewshot.durable import check_path_argument
-from fewshot.encoders import Encoder
-from fewshot.errors import InputError, NotReadyError
+from fewshot.classifier.label_sets import DEFAULT_SET, check_label_set, check_label_sets
+from fewshot.classifier.persistence import Persistent
+from fewshot.classifier.scoring import QueryResult, answer_sets, require_classes
+from fewshot.classifier.streaming import CHUNK_SIZE, register_stream
+from fewshot.errors import InputError, UnknownLabelError
 from fewshot.stores import check_k
 
-#: ``query`` pads results with ``None`` up to this ``k`` when fewer classes exist; a larger
-#: ``k`` than the classes is refused, so a typo cannot allocate an N × 10¹² result.
-MAX_PADDED_K = 1024
 
-
-class FewShotClassifier(ClassifierBase):
+class FewShotClassifier(Persistent):
     """Classify inputs among classes registered from a handful of examples each.
 
     Description:
@@ -51,8 +40,10 @@ class FewShotClassifier(ClassifierBase):
         one vector per class (the mean of its shots), ``mode="knn"`` stores every shot and votes
         among the ``n_neighbors`` nearest. ``metric`` is ``"cosine"`` or ``"euclidean"``.
         ``threshold`` rejects queries whose best score is below it (``predict`` gives ``None``).
-        ``store`` names the vector-store backend: ``"flat"`` (exact) or ``"ivf"`` (approximate,
-        for ≥ 10⁶ vectors), with ``store_options`` passed to it (e.g. ``{"nprobe": 32}``).
+        ``store`` names the backend, ``store_options`` its settings: ``"flat"`` (exact),
+        ``"ivf"`` (approximate, ≥ 10⁶ vectors; ``{"nprobe": 32}``) or ``"pgvector"`` (a
+        PostgreSQL table shared by processes; ``{"dsn": ..., "table": ...}``). Classes live in
+        label sets (``label_set=``, default ``"default"``): independent groups, one encoder.
 
     Arguments:
         encoder: an ``Encoder``, a name/path for ``fewshot.load_encoder``, or ``None`` when
@@ -71,35 +62,80 @@ class FewShotClassifier(ClassifierBase):
         """Encode a batch into raw float32 embeddings ``N×d`` (features pass through, validated)."""
         return embed_inputs(self.encoder, examples, self.dim, what)
 
-    def register(self, label: Label, examples: Any) -> None:
+    def register(self, label: Label, examples: Any, *, label_set: str = DEFAULT_SET) -> None:
         """Add ``examples`` (a batch of inputs, or an N×d array) as shots of ``label``.
 
         A new label becomes a class; an existing one is extended (its prototype is the mean of
         all its shots). Nothing changes if any example is invalid.
         """
-        self.register_many({label: examples})
+        self.register_many({label: examples}, label_set=label_set)
 
-    def register_many(self, examples_by_label: Mapping[Label, Any]) -> None:
-        """Register several classes at once (one encoder pass); all-or-nothing."""
-        batches = label_batches(examples_by_label)
+    def register_many(
+        self,
+        examples: Any,
+        *,
+        label_set: str = DEFAULT_SET,
+        chunk_size: int = CHUNK_SIZE,
+        progress: bool | None = None,
+    ) -> int:
+        """Register several classes at once; returns the number of examples registered.
+
+        ``{label: examples}``: one encoder pass, all-or-nothing. An iterable of ``(input,
+        label)`` pairs, or a ``DataLoader`` of ``(inputs, labels)`` batches: streamed in chunks
+        of ``chunk_size`` rows (bounded memory, a progress bar), each chunk all-or-nothing.
+        """
+        label_set = check_label_set(label_set)
+        if not isinstance(examples, Mapping):
+            add = partial(self._add_group, label_set=label_set, embedded=False)
+            return register_stream(add, examples, chunk_size, progress)
+        return self._add_group(label_batches(examples), label_set=label_set, embedded=False)
+
+    def register_embedded(
+        self,
+        source: Any,
+        *,
+        label_set: str = DEFAULT_SET,
+        chunk_size: int = CHUNK_SIZE,
+        progress: bool | None = None,
+    ) -> int:
+        """Register raw embeddings made earlier by this classifier's encoder (e.g. by
+        ``fewshot.shards``), skipping the encoder: ``(vector, label)`` pairs or ``(N×d rows,
+        N labels)`` batches, streamed like ``register_many``; returns the rows registered."""
+        label_set = check_label_set(label_set)
+        add = partial(self._add_group, label_set=label_set, embedded=True)
+        return register_stream(add, source, chunk_size, progress)
+
+    def _add_group(self, batches: dict[Label, Any], *, label_set: str, embedded: bool) -> int:
+        """Embed ``{label: batch}`` outside the lock, then add it to ``label_set`` under it."""
         with self._lock.read():
-            encoder, catalog = self.encoder, self._catalog
-        embedded, raw = embed_groups(encoder, batches, catalog.dim)  # outside the lock
+            encoder, sets = self.encoder, self._sets
+        rows, raw = embed_groups(None if embedded else encoder, batches, sets.dim)
         with self._lock.write():
-            if self._catalog is not catalog:  # finetune() swapped the encoder meanwhile
-                embedded, raw = embed_groups(self.encoder, batches, self.dim)
-            self._catalog.add(embedded, raw)
+            if self._sets is not sets:  # finetune() swapped the encoder meanwhile
+                if embedded:
+                    raise InputError(
+                        "finetune() replaced the encoder while embeddings were registered; "
+                        "embed them again with the new encoder"
+                    )
+                rows, raw = embed_groups(self.encoder, batches, self.dim)
+            self._sets.get(label_set).add(rows, raw)
+        return sum(len(group) for group in rows.values())
 
-    def remove(self, label: Label) -> None:
+    def remove(self, label: Label, *, label_set: str = DEFAULT_SET) -> None:
         """Forget ``label`` and all its shots."""
         with self._lock.write():
-            self._catalog.remove(label)
+            self._catalog(label_set).remove(label)
 
-    def clear(self) -> None:
-        """Remove every class (the encoder and settings stay)."""
+    def clear(self, *, label_set: str | None = None) -> None:
+        """Remove every class of ``label_set`` (``None``: of every set); the encoder and
+        settings stay."""
         with self._lock.write():
-            for label in self._catalog.labels:
-                self._catalog.remove(label)
+            names = self._sets.names() if label_set is None else [check_label_set(label_set)]
+            for name in names:
+                catalog = self._sets.get(name)
+                for label in catalog.labels:
+                    with contextlib.suppress(UnknownLabelError):  # another process was faster
+                        catalog.remove(label)
 
     # ---------------------------------------------------------------------------- adapting
     def finetune(self, part: str = "auto", **options: Any) -> Any:
@@ -120,59 +156,72 @@ class FewShotClassifier(ClassifierBase):
         classifier is unchanged. Queries keep running while it trains and re-embeds.
         """
         with self._lock.read():
-            catalog = self._catalog
+            sets, name, catalog = adapting.only_set(self._sets)
             shots = {label: catalog.shots(label).copy() for label in catalog.labels}
             examples = {label: list(catalog.examples(label)) for label in catalog.labels}
             incomplete, version = catalog.incomplete(), catalog.version
         adapted = adapting.adapt(part, self.encoder, catalog, shots, examples, incomplete, options)
         with self._lock.write():
-            if self._catalog is not catalog:
+            if self._sets is not sets or set(sets.names()) - {name}:
                 raise InputError(
-                    "finetune: another finetune() finished while this one ran; nothing was changed"
+                    "finetune: another finetune() finished, or classes were registered in "
+                    "another label set, while this one ran; nothing was changed"
                 )
             fresh = adapted.catalog
             if catalog.version != version:  # classes changed meanwhile: carry them over
                 texts = examples if adapted.encoder is not self._encoder else None
                 fresh = adapting.carry_over(catalog, fresh, adapted.encoder, texts)
-            self._encoder, self._catalog, self._threshold = adapted.encoder, fresh, None
+            self._encoder, self._threshold = adapted.encoder, None
+            self._sets = sets.replaced(name, fresh)
         return adapted.result
 
     # ---------------------------------------------------------------------------- querying
-    def query(self, batch: Any, k: int = 1) -> QueryResult:
-        """Top-``k`` labels and scores for each of the N inputs in ``batch`` (best first)."""
+    def query(self, batch: Any, k: int = 1, *, label_set: str = DEFAULT_SET) -> QueryResult:
+        """Top-``k`` labels and scores for each of the N inputs in ``batch`` (best first),
+        among the classes of ``label_set``."""
+        label_set = check_label_set(label_set)
+        return self._query(batch, k, [label_set])[label_set]
+
+    def query_sets(
+        self, batch: Any, k: int = 1, *, label_sets: Any = None
+    ) -> dict[str, QueryResult]:
+        """``query`` against several label sets from one encoder pass: ``{set: result}``
+        (``label_sets=None``: every set that holds a class)."""
+        names = self.label_sets if label_sets is None else check_label_sets(label_sets)
+        return self._query(batch, k, names)
+
+    def _query(self, batch: Any, k: int, names: list[str]) -> dict[str, QueryResult]:
         k = check_k(k)
         with self._lock.read():  # the encoder and the classes it embedded them with, as a pair
-            encoder, catalog = self.encoder, self._catalog
-        classes = len(catalog)
-        if not classes:
-            raise NotReadyError("no class is registered yet: call register(label, examples) first")
-        if k > max(classes, MAX_PADDED_K):
-            raise InputError(
-                f"k={k} asks for more answers than the {classes} registered classes; results "
-                f"are padded with None only up to k={MAX_PADDED_K}: ask for at most {classes}"
-            )
+            encoder, sets = self.encoder, self._sets
+        catalogs = {name: sets.get(name) for name in names}
+        require_classes(catalogs, k)
         if encoder is None:  # validated chunk by chunk below, inside the search loop
-            rows = feature_rows(batch, catalog.dim, "batch")
+            rows = feature_rows(batch, sets.dim, "batch")
         else:  # encode outside the lock: it is the slow part and touches no shared state
-            rows = embed_inputs(encoder, batch, catalog.dim, "batch")
+            rows = embed_inputs(encoder, batch, sets.dim, "batch")
         with self._lock.read():  # one consistent view of the classes for the whole batch
-            threshold = self._threshold
-            metric = catalog.space.metric
-            features = encoder is None
-            labels, scores = answer(catalog, rows, k, self.n_neighbors, metric, features=features)
-        return QueryResult(labels=labels, scores=scores, rejected=rejections(scores, threshold))
+            return answer_sets(
+                catalogs,
+                rows,
+                k,
+                self.n_neighbors,
+                self._threshold,
+                sets.space.metric,
+                features=encoder is None,
+            )
 
-    def predict(self, batch: Any) -> list[Label | None]:
+    def predict(self, batch: Any, *, label_set: str = DEFAULT_SET) -> list[Label | None]:
         """The best label for each input, or ``None`` where its score is below ``threshold``."""
-        result = self.query(batch, k=1)
+        result = self.query(batch, k=1, label_set=label_set)
         return [
             None if rejected else label
             for label, rejected in zip(result.labels[:, 0], result.rejected)
         ]
 
-    def best_scores(self, batch: Any) -> np.ndarray:
+    def best_scores(self, batch: Any, *, label_set: str = DEFAULT_SET) -> np.ndarray:
         """Each input's best score (N float32): what the rejection threshold is compared with."""
-        return self.query(batch, k=1).scores[:, 0]
+        return self.query(batch, k=1, label_set=label_set).scores[:, 0]
 
     def calibrate_threshold(
         self,
@@ -198,58 +247,3 @@ class FewShotClassifier(ClassifierBase):
         )
         self.threshold = choice.threshold
         return choice
-
-    # ---------------------------------------------------------------------------- persistence
-    def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Save everything needed to answer queries again; crash-safe (``fewshot.store_directory``).
-
-        Writes a FAISS index, the shots as safetensors, the encoder (its name, or its weights
-        as a checkpoint) and a JSON manifest with checksums. Returns the snapshot folder.
-        """
-        return self._save(check_path_argument(directory), locked=False)
-
-    def _save(self, root: Path, *, locked: bool) -> Path:
-        with self._lock.read():
-            state, settings = self._catalog.state(), self.get_settings()
-            return save_classifier(root, settings, self._encoder, self.head, state, locked=locked)
-
-    @classmethod
-    def load(
-        cls,
-        directory: str | os.PathLike[str],
-        *,
-        encoder: Encoder | str | None = None,
-        **encoder_options: Any,
-    ) -> FewShotClassifier:
-        """Load a classifier saved with ``save``; every file is checked and nothing is unpickled.
-
-        Pass ``encoder=`` to supply (or replace) the encoder, e.g. one that could not be saved.
-        """
-        root = check_path_argument(directory)
-        return cls._from_snapshot(load_classifier(root, encoder, encoder_options))
-
-    @classmethod
-    @contextmanager
-    def editing(
-        cls, directory: str | os.PathLike[str], **new_store: Any
-    ) -> Iterator[FewShotClassifier]:
-        """Load a store (or start one with ``new_store``: the constructor's keywords, encoder
-        included), let the block change it, and save it, all under the store's exclusive lock:
-        concurrent editors (processes, threads, CLI calls) wait for each other, so none of their
-        changes is lost. Nothing is saved if the block raises.
-
-        Example:
-            >>> with FewShotClassifier.editing("intents/", encoder="minilm") as clf:
-            ...     clf.register("refund", ["I want my money back"])
-        """
-        root = check_path_argument(directory)
-        with editing_classifier(root, None, {}) as snapshot:
-            clf = cls(**new_store) if snapshot is None else cls._from_snapshot(snapshot)
-            yield clf
-            clf._save(root, locked=True)
-
-    @classmethod
-    def _from_snapshot(cls, snapshot: Snapshot) -> FewShotClassifier:
-        clf = cls(snapshot.encoder, **snapshot.settings)
-        clf._catalog = snapshot.catalog
-        return clf

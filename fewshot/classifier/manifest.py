@@ -23,7 +23,8 @@ from fewshot.errors import InputError, StoreFormatError
 from fewshot.metrics import METRIC_NAMES
 
 FORMAT = "fewshot.classifier"
-VERSION = 2  # 2: raw text examples (examples.json) and a projection head
+VERSION = 3  # 2: raw text examples and a projection head; 3: label sets besides the default
+# (sets/<i>/, each a nested snapshot) and a database's store_address (written only when used)
 MAX_DIM = 1 << 16
 MAX_ID = 1 << 62
 ENCODER_FILES = ("encoder/encoder.json", "encoder/model.safetensors")
@@ -61,15 +62,15 @@ def check_manifest(manifest: Any, folder: Path, path: Path) -> dict[str, Any]:
             "upgrade fewshot to load it"
         )
     _check_settings(manifest, path)
-    try:
-        json_bytes(manifest)  # every string must be text a save can write back
-    except InputError as exc:
-        raise StoreFormatError(f"{path}: {exc}") from None
     dim = manifest.get("dim")
     if dim is not None:
         _int(dim, path, "dim", 1, MAX_DIM)
     next_id = _int(manifest.get("next_id"), path, "next_id", 0, MAX_ID)
     classes = check_classes(manifest.get("classes"), manifest["mode"], next_id, path)
+    try:
+        json_bytes(manifest)  # every other string must be text a save can write back too
+    except InputError as exc:
+        raise StoreFormatError(f"{path}: {exc}") from None
     if classes and dim is None:
         raise _fail(path, "dim", "is missing, but the manifest lists classes")
     files = manifest.get("files")
@@ -83,12 +84,30 @@ def check_manifest(manifest: Any, folder: Path, path: Path) -> dict[str, Any]:
     if head is not None:
         needed.append(_check_head(head, dim, folder, path))
     needed += _check_encoder(manifest.get("encoder"), folder, path)
+    needed += _check_format_3(manifest, folder, path)
     unlisted = [name for name in needed if name not in files]
     if unlisted:
         raise _fail(path, "files", f"has no checksum for {unlisted[0]!r}, which the load reads")
     for name in files:
         contained(folder, name, f"{path}: field 'files'")
     return manifest
+
+
+def _check_format_3(manifest: dict[str, Any], folder: Path, path: Path) -> list[str]:
+    """``label_sets`` (nested snapshots in sets/<i>/) and ``store_address`` (an object): the
+    files they make the load read."""
+    address = manifest.get("store_address")
+    if address is not None and not isinstance(address, dict):
+        raise _fail(path, "store_address", "must be an object")
+    entries = manifest.get("label_sets")
+    if entries is None:
+        return []
+    if not isinstance(entries, list) or len(entries) > 1 << 16:
+        raise _fail(path, "label_sets", "must be a list of {name}")
+    nested = [f"sets/{position}/manifest.json" for position in range(len(entries))]
+    for name in nested:
+        contained(folder, name, f"{path}: field 'label_sets'")
+    return nested
 
 
 def _check_settings(manifest: dict[str, Any], path: Path) -> None:

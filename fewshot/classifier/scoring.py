@@ -8,13 +8,15 @@ shots, and each label's score is the similarity-weighted vote of its shots among
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from fewshot.classifier.inputs import CHUNK_ROWS, Label, feature_chunk
+from fewshot.classifier.label_sets import DEFAULT_SET
+from fewshot.errors import InputError, NotReadyError
 from fewshot.metrics import Metric
 
 
@@ -38,14 +40,57 @@ class QueryResult:
 class Searchable(Protocol):
     """What the strategies need from a catalog."""
 
-    dim: int | None
     mode: str
 
+    @property
+    def dim(self) -> int | None: ...
     @property
     def space(self) -> Callable[[np.ndarray], np.ndarray]: ...
     def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
     def stored(self) -> int: ...
     def max_shots(self) -> int: ...
+    def __len__(self) -> int: ...
+
+
+#: ``query`` pads results with ``None`` up to this ``k`` when fewer classes exist; a larger
+#: ``k`` than the classes is refused, so a typo cannot allocate an N × 10¹² result.
+MAX_PADDED_K = 1024
+
+
+def require_classes(catalogs: Mapping[str, Searchable], k: int = 1) -> None:
+    """NotReadyError unless every named label set holds a class; InputError for a ``k`` beyond
+    both a set's classes and ``MAX_PADDED_K``."""
+    for name, catalog in catalogs.items():
+        classes = len(catalog)
+        where = "" if name == DEFAULT_SET else f" in label set {name!r}"
+        if not classes:
+            raise NotReadyError(
+                f"no class is registered{where} yet: call register(label, examples) first"
+            )
+        if k > max(classes, MAX_PADDED_K):
+            raise InputError(
+                f"k={k} asks for more answers than the {classes} registered classes{where}; "
+                f"results are padded with None only up to k={MAX_PADDED_K}: ask for at most "
+                f"{classes}"
+            )
+
+
+def answer_sets(
+    catalogs: Mapping[str, Searchable],
+    rows: np.ndarray,
+    k: int,
+    n_neighbors: int,
+    threshold: float | None,
+    metric: Metric,
+    *,
+    features: bool,
+) -> dict[str, QueryResult]:
+    """One ``QueryResult`` per label set for the same rows (N×d), from ``answer``."""
+    results = {}
+    for name, catalog in catalogs.items():
+        labels, scores = answer(catalog, rows, k, n_neighbors, metric, features=features)
+        results[name] = QueryResult(labels, scores, rejections(scores, threshold))
+    return results
 
 
 def answer(

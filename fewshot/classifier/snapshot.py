@@ -9,9 +9,10 @@ values (settings, encoder, head, a ``CatalogState``), never on a classifier obje
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +21,21 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 from safetensors.torch import load_file as load_torch_file
 
-from fewshot.classifier.catalog import Catalog, CatalogState
+from fewshot.classifier.backends import restore_label_sets
+from fewshot.classifier.catalog import CatalogState
+from fewshot.classifier.inputs import check_settings
+from fewshot.classifier.label_sets import DEFAULT_SET, LabelSets
 from fewshot.classifier.manifest import FORMAT, VERSION, check_manifest, check_tensor_file
+from fewshot.classifier.set_files import read_sets, write_sets
+from fewshot.classifier.snapshot_encoder import ENCODER_DIR, encoder_entry, snapshot_encoder
 from fewshot.classifier.space import MetricSpace
 from fewshot.durable import read_json, sha256_file, verify_checksums, write_json_atomic
-from fewshot.encoders import Encoder, TorchEncoder, load_encoder, write_checkpoint_files
+from fewshot.encoders import Encoder
 from fewshot.errors import InputError, StoreFormatError
 from fewshot.heads.projection import ProjectionHead
 from fewshot.metrics import get_metric
 from fewshot.store_directory import commit_snapshot, editing_store, reading_store
-from fewshot.stores import load_store, make_store
+from fewshot.stores import CLASS_BACKENDS, load_store, make_store
 from fewshot.stores.faiss_files import check_index_file
 from fewshot.version import __version__
 
@@ -38,20 +44,17 @@ SHOTS_NAME = "shots.safetensors"
 EXAMPLES_NAME = "examples.json"
 HEAD_NAME = "head.safetensors"
 INDEX_NAME = "index.faiss"
-ENCODER_DIR = "encoder"
 #: The classifier settings a manifest records (constructor keywords).
 SETTINGS = ("metric", "mode", "threshold", "n_neighbors", "store")
-# Encoders that load_encoder rebuilds exactly from their name (weights ship in packages).
-REBUILDABLE = ("efficientnet-lite0", "minilm", "omniglot-conv4")
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A verified snapshot: settings (constructor keywords), encoder, head, and its classes."""
+    """A verified snapshot: settings (constructor keywords), encoder, and its classes."""
 
     settings: dict[str, Any]
     encoder: Encoder | None
-    catalog: Catalog
+    sets: LabelSets
 
 
 def save_classifier(
@@ -61,19 +64,29 @@ def save_classifier(
     head: ProjectionHead | None,
     state: CatalogState,
     *,
+    sets: dict[str, CatalogState] | None = None,
+    address: dict[str, Any] | None = None,
     locked: bool = False,
 ) -> Path:
-    """Write a new snapshot of a classifier into store directory ``root``; returns its folder."""
+    """Write a new snapshot of a classifier into store directory ``root`` (``sets``: the other
+    label sets; ``address``: where a database backend keeps the classes); returns its folder."""
     return commit_snapshot(
-        root, lambda folder: write_files(folder, settings, encoder, head, state), locked=locked
+        root,
+        lambda folder: write_files(folder, settings, encoder, head, state, sets, address),
+        locked=locked,
     )
 
 
-def load_classifier(root: Path, encoder: Encoder | str | None, options: dict[str, Any]) -> Snapshot:
-    """Read the live snapshot of store directory ``root`` (``encoder`` overrides the saved one;
-    ``options`` go to ``load_encoder``)."""
+def load_classifier(
+    root: Path,
+    encoder: Encoder | str | None,
+    options: dict[str, Any],
+    store_options: Mapping[str, Any] | None = None,
+) -> Snapshot:
+    """Read the live snapshot of store directory ``root`` (``encoder`` overrides the saved one,
+    ``options`` go to ``load_encoder``; ``store_options`` add to the saved ones)."""
     with reading_store(root) as folder:
-        return read_snapshot(folder, encoder, options)
+        return read_snapshot(folder, encoder, options, store_options)
 
 
 @contextmanager
@@ -86,30 +99,17 @@ def editing_classifier(
         yield None if folder is None else read_snapshot(folder, encoder, options)
 
 
-def encoder_entry(encoder: Encoder | None, folder: Path) -> dict[str, Any] | None:
-    """The manifest's encoder entry: its name when load_encoder rebuilds it, else a checkpoint."""
-    if encoder is None:
-        return None
-    spec = encoder.spec
-    if spec.get("name") in REBUILDABLE and "checkpoint" not in spec and "finetuned" not in spec:
-        return {"spec": spec}
-    if spec.get("name") == "torchvision" and spec.get("weights") is None:
-        return {"spec": spec}
-    if isinstance(encoder, TorchEncoder) and encoder.architecture and encoder.preprocess_spec:
-        (folder / ENCODER_DIR).mkdir()
-        write_checkpoint_files(encoder, folder / ENCODER_DIR)
-        return {"checkpoint": ENCODER_DIR, "spec": spec}
-    return {"spec": spec, "saved": False}
-
-
 def write_files(
     folder: Path,
     settings: dict[str, Any],
     encoder: Encoder | None,
     head: ProjectionHead | None,
     state: CatalogState,
+    sets: dict[str, CatalogState] | None = None,
+    address: dict[str, Any] | None = None,
 ) -> None:
-    """Write every file of one snapshot into ``folder`` (the caller holds the read lock)."""
+    """Write every file of one snapshot into ``folder`` (the caller holds the read lock);
+    other label sets go into nested snapshots (``set_files``)."""
     labels = list(state.shots)
     files: list[str] = []
     try:
@@ -131,12 +131,17 @@ def write_files(
         write_json_atomic(folder / EXAMPLES_NAME, [state.examples[label] for label in labels])
         files.append(EXAMPLES_NAME)
         examples = EXAMPLES_NAME
-    encoder_record = encoder_entry(encoder, folder)
+    encoder_record = encoder_entry(encoder, folder / ENCODER_DIR)
     if encoder_record and encoder_record.get("checkpoint"):
         files += [f"{ENCODER_DIR}/{path.name}" for path in sorted((folder / ENCODER_DIR).iterdir())]
+    write_set = lambda sub, st: write_files(sub, settings, None, None, st)  # noqa: E731
+    set_files, set_entries = write_sets(folder, sets or {}, write_set, MANIFEST_NAME)
+    files += set_files
+    extra: dict[str, Any] = {"label_sets": set_entries} if set_entries else {}
+    extra |= {"store_address": address} if address else {}
     manifest = {
         "format": FORMAT,
-        "format_version": VERSION,
+        "format_version": VERSION if extra else 2,  # plain saves stay readable by format-2 code
         "fewshot_version": __version__,
         **{name: settings[name] for name in SETTINGS},
         "store_options": settings.get("store_options") or {},
@@ -149,21 +154,28 @@ def write_files(
         ],
         "examples": examples,  # per class, in the order of "classes" (format 2)
         "head": None if head is None else {"spec": head.spec, "weights": HEAD_NAME},
+        **extra,  # format 3
         "files": {name: sha256_file(folder / name) for name in files},
     }
     write_json_atomic(folder / MANIFEST_NAME, manifest)
 
 
-def read_snapshot(folder: Path, encoder: Encoder | str | None, options: dict[str, Any]) -> Snapshot:
+def read_snapshot(
+    folder: Path,
+    encoder: Encoder | str | None,
+    options: dict[str, Any],
+    store_options: Mapping[str, Any] | None = None,
+) -> Snapshot:
     """Check and read one snapshot folder (the caller holds the store's lock)."""
     path = folder / MANIFEST_NAME
     manifest = check_manifest(read_json(path, "saved classifier"), folder, path)
     verify_checksums(folder, manifest["files"], "saved classifier")
     settings = {name: manifest[name] for name in SETTINGS if name != "store"}
     settings["store"] = manifest.get("store", "flat")
-    settings["store_options"] = manifest.get("store_options") or {}
+    check_settings(manifest["mode"], manifest["n_neighbors"], store_options)
+    settings["store_options"] = {**(manifest.get("store_options") or {}), **(store_options or {})}
     _check_store_options(settings["store"], settings["store_options"], path)
-    resolved = _snapshot_encoder(folder, manifest.get("encoder"), encoder, options)
+    resolved = snapshot_encoder(folder, manifest.get("encoder"), encoder, options)
     dim = manifest["dim"]
     if resolved is not None and dim is not None and resolved.dim != dim:
         raise InputError(
@@ -171,15 +183,24 @@ def read_snapshot(folder: Path, encoder: Encoder | str | None, options: dict[str
         )
     head = _load_head(folder, manifest["head"]) if manifest.get("head") else None
     space = MetricSpace(get_metric(manifest["metric"]), head)
-    state = _catalog_state(folder, manifest, space)
-    catalog = Catalog.restore(
-        space, manifest["mode"], settings["store"], state, settings["store_options"]
+    states = {DEFAULT_SET: _catalog_state(folder, manifest, space)}
+    states |= read_sets(
+        folder, manifest.get("label_sets"), partial(_set_state, space=space), MANIFEST_NAME
     )
-    return Snapshot(settings, resolved, catalog)
+    sets = restore_label_sets(space, settings, states, manifest.get("store_address"))
+    return Snapshot(settings, resolved, sets)
+
+
+def _set_state(folder: Path, manifest: dict[str, Any], space: MetricSpace) -> CatalogState:
+    """The classes of a nested label-set snapshot (its manifest checked like the top one)."""
+    return _catalog_state(folder, check_manifest(manifest, folder, folder / MANIFEST_NAME), space)
 
 
 def _check_store_options(store: str, options: dict[str, Any], path: Path) -> None:
-    """The saved backend and its options must build a store (tried on a 1-d dummy)."""
+    """The saved backend and its options must build a store (tried on a 1-d dummy; a class
+    backend such as pgvector checks its own options when it opens its table)."""
+    if store in CLASS_BACKENDS:
+        return
     try:
         make_store(store, 1, "cosine", **options)
     except (InputError, TypeError, ValueError) as exc:
@@ -221,33 +242,6 @@ def _catalog_state(folder: Path, manifest: dict[str, Any], space: MetricSpace) -
             )
         examples = dict(zip(shots, texts))
     return CatalogState(dim, manifest["next_id"], shots, ids, examples, index)
-
-
-def _snapshot_encoder(
-    folder: Path, entry: dict[str, Any] | None, override: Any, options: dict[str, Any]
-) -> Encoder | None:
-    """The encoder to load with: ``override``, the snapshot's own checkpoint, or a shipped name
-    (a saved spec is never followed to files outside the snapshot)."""
-    if override is not None:
-        return override if isinstance(override, Encoder) else load_encoder(override, **options)
-    if entry is None:
-        return None
-    if entry.get("checkpoint"):
-        return load_encoder(str(folder / ENCODER_DIR), **options)
-    spec = entry["spec"]
-    if entry.get("saved") is False:
-        raise InputError(
-            f"the classifier in {folder.parent} was saved with an encoder that cannot be "
-            f"rebuilt ({spec}); pass it: FewShotClassifier.load(path, encoder=...)"
-        )
-    if spec.get("name") in REBUILDABLE and not ({"checkpoint", "weights"} & set(spec)):
-        return load_encoder(spec["name"], **options)
-    if spec.get("name") == "torchvision" and spec.get("weights") is None:
-        return load_encoder(spec, **options)
-    raise StoreFormatError(
-        f"{folder / MANIFEST_NAME}: field 'encoder' names {str(spec)[:80]}, which is neither a "
-        "shipped encoder nor the snapshot's own checkpoint"
-    )
 
 
 def _load_head(folder: Path, entry: dict[str, Any]) -> ProjectionHead:

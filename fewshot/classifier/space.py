@@ -23,12 +23,16 @@ class MetricSpace:
             embeddings = self.head.transform(embeddings)
         return self.metric.prepare(embeddings)
 
-    def prototype(self, shots: np.ndarray) -> np.ndarray:
-        """Mean of a class's shots in this space (1, d), summed chunk by chunk in float64."""
+    def sum(self, shots: np.ndarray) -> np.ndarray:
+        """Sum of shots (N, d) in this space (d,) float64, chunk by chunk."""
         total = np.zeros(shots.shape[1], dtype=np.float64)
         for start in range(0, len(shots), CHUNK_ROWS):
             total += self(shots[start : start + CHUNK_ROWS]).sum(axis=0, dtype=np.float64)
-        return (total / len(shots)).astype(np.float32)[None, :]
+        return total
+
+    def prototype(self, shots: np.ndarray) -> np.ndarray:
+        """Mean of a class's shots in this space (1, d), summed in float64."""
+        return (self.sum(shots) / len(shots)).astype(np.float32)[None, :]
 
     def with_head(self, head: ProjectionHead | None) -> MetricSpace:
         """The same metric with another head."""

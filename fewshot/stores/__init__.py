@@ -1,7 +1,10 @@
-"""Vector-store backends by name: ``"flat"`` (exact, the default) and ``"ivf"`` (approximate).
+"""Store backends by name: ``"flat"`` (exact, the default), ``"ivf"`` (approximate) and
+``"pgvector"`` (the classes in a PostgreSQL table, shared by every process that opens it).
 
 Backends are listed as ``"module:Class"`` and imported on first use, so an optional backend
-(and its dependencies) costs nothing until someone asks for it by name.
+(and its dependencies) costs nothing until someone asks for it by name. ``BACKENDS`` are
+in-process vector stores (``VectorStore``: vectors under ids); ``CLASS_BACKENDS`` keep the whole
+class catalog (labels, shots, prototypes) themselves, so that several processes share it.
 """
 
 from __future__ import annotations
@@ -20,18 +23,28 @@ BACKENDS: dict[str, str] = {
     "flat": "fewshot.stores.flat:FlatStore",
     "ivf": "fewshot.stores.ivf:IVFStore",
 }
+CLASS_BACKENDS: dict[str, str] = {
+    "pgvector": "fewshot.stores.pgvector.sets:PgLabelSets",
+}
 
 
 def check_store_name(name: object) -> str:
     """The name itself if it is a known backend; otherwise an error listing the choices."""
-    if not isinstance(name, str) or name not in BACKENDS:
-        raise InputError(f"store must be one of {tuple(BACKENDS)}, got {name!r}")
+    if not isinstance(name, str) or (name not in BACKENDS and name not in CLASS_BACKENDS):
+        raise InputError(f"store must be one of {(*BACKENDS, *CLASS_BACKENDS)}, got {name!r}")
     return name
 
 
 def store_class(name: str) -> type[VectorStore]:
     """The class of backend ``name`` (imported on first use)."""
-    module, _, attribute = BACKENDS[check_store_name(name)].partition(":")
+    if check_store_name(name) not in BACKENDS:
+        raise InputError(f"store {name!r} keeps whole classes, not vectors under ids")
+    return load_backend(BACKENDS[name])
+
+
+def load_backend(target: str) -> Any:
+    """The object a ``"module:attribute"`` entry names, imported now."""
+    module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
 
@@ -56,11 +69,13 @@ def load_store(
 
 __all__ = [
     "BACKENDS",
+    "CLASS_BACKENDS",
     "FlatStore",
     "IVFStore",
     "VectorStore",
     "check_k",
     "check_store_name",
+    "load_backend",
     "load_store",
     "make_store",
     "store_class",

@@ -1,5 +1,9 @@
 """The vector-store contract, run against every backend: exact results against numpy, ids,
-removal, missing results, bad input, persistence. A new backend joins by adding a factory."""
+removal, missing results, bad input, persistence. A new backend joins by adding a factory.
+
+``pgvector`` is not a vector store under ids: it keeps whole classes (labels, shots,
+prototypes) so that processes share them, so it runs the classifier-level contract of
+``tests/classifier/test_backends.py`` with flat and ivf instead."""
 
 from __future__ import annotations
 
