@@ -8,7 +8,10 @@ python benchmarks/transductive.py --quick             # 100 episodes / runs, no 
 
 Each configuration embeds every item of its dataset once (cached on disk under
 ``--features-cache``, keyed by encoder and data), then scores every method on identical
-episodes: the same seeded tasks, so the differences are paired.
+episodes: the same seeded tasks, so the differences are paired. Balanced query batches (Q per
+class) are what episodes give and what TIM's marginal-entropy term assumes; the rows marked
+``imbalanced`` score the same episodes with each class keeping ``max(1, round(Q·p_c/max p))``
+of its queries, ``p ~ Dirichlet(2)`` (the realistic setting of Veilleux et al. 2021).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import numpy as np
 from benchmarks.common import load_average, write_json
 from episodes.evaluate import embed_indices, evaluate
 from episodes.protocols import draw_episodes
+from episodes.sampler import Episode
+from episodes.scoring import EpisodeScorer
 from fewshot.data import FewShotDataset, load_dataset
 from fewshot.encoders import load_encoder
 from fewshot.heads import PrototypicalHead
@@ -38,12 +43,14 @@ METHODS = ("none", "cl2n", "bdcspn", "tim")
 #: name -> (data, encoder, dataset options, settings: (ways, shots, queries, within, protocol))
 CONFIGS: dict[str, tuple[str, str, dict[str, Any], list[tuple[int, int, int, bool, str]]]] = {
     "effnet-omniglot": ("omniglot:evaluation", "efficientnet-lite0", {"image_size": 105},
-                        [(20, 1, 15, True, "random"), (20, 1, 1, True, "lake")]),
+                        [(20, 1, 15, True, "random"), (20, 1, 1, True, "lake"),
+                         (20, 1, 15, True, "imbalanced")]),
     "conv4-omniglot": ("omniglot:evaluation", "omniglot-conv4", {"image_size": 105},
-                       [(20, 1, 15, True, "random"), (20, 1, 1, True, "lake")]),
+                       [(20, 1, 15, True, "random"), (20, 1, 1, True, "lake"),
+                        (20, 1, 15, True, "imbalanced")]),
     "minilm-clinc150": ("clinc150:test", "minilm", {},
                         [(5, 1, 15, False, "random"), (5, 5, 15, False, "random"),
-                         (20, 1, 15, False, "random")]),
+                         (20, 1, 15, False, "random"), (20, 1, 15, False, "imbalanced")]),
     "minilm-banking77": ("banking77:test", "minilm", {},
                          [(5, 1, 15, False, "random"), (5, 5, 15, False, "random")]),
 }  # fmt: skip
@@ -64,6 +71,31 @@ def features_of(name: str, data: FewShotDataset, encoder_name: str, cache: Path)
     return features
 
 
+def imbalanced_accuracies(
+    features: np.ndarray, episodes: list[Episode], method: str, seed: int
+) -> np.ndarray:
+    """Per-episode accuracy when each class keeps a Dirichlet(2)-proportioned share of its
+    queries (at least one); the same kept queries for every method."""
+    import torch
+
+    scorer = EpisodeScorer(PrototypicalHead("euclidean"), method)
+    z = torch.from_numpy(features)
+    accs = np.empty(len(episodes))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    for e, ep in enumerate(episodes):
+        rng = np.random.default_rng([seed, 1_000_000 + e])
+        p = rng.dirichlet(np.full(ep.n_way, 2.0))
+        keep = np.maximum(1, np.round(ep.query.shape[1] * p / p.max())).astype(int)
+        rows = np.concatenate([ep.query[c, : keep[c]] for c in range(ep.n_way)])
+        truth = np.repeat(np.arange(ep.n_way), keep)
+        labels = torch.as_tensor(ep.support_labels())
+        scores = scorer(z[ep.support.ravel()], labels, z[rows], ep.n_way)
+        accs[e] = (scores.argmax(1).numpy() == truth).mean()
+    torch.set_num_threads(threads)
+    return accs
+
+
 def run_config(name: str, episodes_n: int, runs_n: int, seed: int, cache: Path) -> dict[str, Any]:
     spec, encoder_name, options, settings = CONFIGS[name]
     data = load_dataset(spec, **options)
@@ -72,21 +104,25 @@ def run_config(name: str, episodes_n: int, runs_n: int, seed: int, cache: Path) 
     results: dict[str, Any] = {"data": spec, "encoder": encoder_name, "settings": {}}
     for n_way, k_shot, q_query, within, protocol in settings:
         count = runs_n if protocol == "lake" else episodes_n
+        imbalanced = protocol == "imbalanced"
         episodes, fields = draw_episodes(
-            data, n_way, k_shot, q_query, count, seed, within, protocol
+            data, n_way, k_shot, q_query, count, seed, within, "random" if imbalanced else protocol
         )
-        label = f"{n_way}w{k_shot}s" + ("-lake" if protocol == "lake" else "")
-        row: dict[str, Any] = {"protocol": fields}
+        label = f"{n_way}w{k_shot}s" + ("" if protocol == "random" else f"-{protocol}")
+        row: dict[str, Any] = {"protocol": {**fields, "queries": protocol}}
         for method in METHODS:
             started = time.perf_counter()
-            report = evaluate(
-                encoder, data, episodes, fields, head=PrototypicalHead("euclidean"),
-                transductive=method, features=features,
-            )  # fmt: skip
-            acc = report["accuracy"]
-            row[method] = {"mean": acc["mean"], "ci95": acc["ci95"], "episodes": acc["episodes"],
-                           "seconds": round(time.perf_counter() - started, 1),
-                           "per_episode": report["per_episode"]}  # fmt: skip
+            if imbalanced:
+                per_episode = imbalanced_accuracies(features, episodes, method, seed).tolist()
+            else:
+                per_episode = evaluate(
+                    encoder, data, episodes, fields, head=PrototypicalHead("euclidean"),
+                    transductive=method, features=features,
+                )["per_episode"]  # fmt: skip
+            a = np.asarray(per_episode)
+            row[method] = {"mean": float(a.mean()), "ci95": float(1.96 * a.std() / np.sqrt(a.size)),
+                           "episodes": int(a.size), "seconds": round(time.perf_counter() - started, 1),
+                           "per_episode": per_episode}  # fmt: skip
         base = np.asarray(row["none"]["per_episode"])
         for method in METHODS[1:]:
             diff = np.asarray(row[method]["per_episode"]) - base
