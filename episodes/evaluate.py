@@ -25,6 +25,7 @@ from fewshot.encoders import Encoder, wrap_module
 from fewshot.encoders.omniglot import omniglot_preprocess
 from fewshot.errors import InputError
 from fewshot.heads import CL2N, PrototypicalHead, build_transform
+from fewshot.progress import progress_bar, progress_enabled
 
 REPORT_VERSION = 1
 
@@ -63,15 +64,32 @@ def embed_indices(
     progress: bool | None = None,
 ) -> np.ndarray:
     """Embeddings (len(indices), d) of dataset examples: ``dataset.inputs`` (any
-    ``FewShotDataset``), else ``dataset.images``, else its items."""
+    ``FewShotDataset``), else ``dataset.images``, else its items.
+
+    Inputs are fetched ``batch_size`` at a time, so at most one batch of decoded images is
+    held beside the dataset's own bounded cache, however large the folder."""
     check_modality(encoder, dataset)
+    idx = np.asarray(indices, dtype=np.int64)
+    size = max(1, int(batch_size))
+    if idx.size <= size:
+        return encoder.embed(_fetch(dataset, idx), batch_size=size, progress=progress)
+    out = np.empty((idx.size, encoder.dim), dtype=np.float32)
+    chunks = range(0, idx.size, size)
+    show = progress if progress is not None else (len(chunks) > 8 and progress_enabled())
+    for start in progress_bar(chunks, desc="embed", total=len(chunks), enabled=show):
+        part = idx[start : start + size]
+        out[start : start + part.size] = encoder.embed(
+            _fetch(dataset, part), batch_size=size, progress=False
+        )
+    return out
+
+
+def _fetch(dataset: Any, indices: np.ndarray) -> list[Any]:
     if hasattr(dataset, "inputs"):
-        inputs = list(dataset.inputs(indices))
-    elif hasattr(dataset, "images"):
-        inputs = list(dataset.images(indices))
-    else:
-        inputs = [dataset.items[i] for i in indices]
-    return encoder.embed(inputs, batch_size=batch_size, progress=progress)
+        return list(dataset.inputs(indices))
+    if hasattr(dataset, "images"):
+        return list(dataset.images(indices))
+    return [dataset.items[i] for i in indices]
 
 
 def score_episodes(

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from episodes.cli import main
-from episodes.evaluate import pixel_encoder
+from episodes.evaluate import embed_indices, pixel_encoder
 from episodes.evaluate_data import evaluate_data
 from episodes.head_files import save_head
 from episodes.manifest import load_manifest
 from fewshot.data import ClassSplits, load_dataset
 from fewshot.errors import InputError
 from fewshot.heads import SiameseHead
+
+REPO = Path(__file__).resolve().parents[2]
+CHECKPOINT = REPO / "benchmarks" / "models" / "omniglot-vinyals-conv4-cpu"
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +88,9 @@ def test_cli_scores_a_folder_and_writes_the_report(glyphs, tmp_path, capsys):
     assert main([*argv, "--head", "siamese"]) == 2
     out, err = capsys.readouterr()
     assert "head=siamese" in out and "--head-weights" in err
+    # a checkpoint folder (what `fewshot train` leaves in RUN/best) as the encoder
+    argv[argv.index("pixels")] = str(CHECKPOINT)
+    assert main(argv) == 0 and "encoder=" in capsys.readouterr().out
 
 
 def test_cli_lake_protocol_on_omniglot(omniglot_root, cache_dir, monkeypatch, capsys):
@@ -94,3 +101,12 @@ def test_cli_lake_protocol_on_omniglot(omniglot_root, cache_dir, monkeypatch, ca
     line = capsys.readouterr().out.strip()
     assert "20-way 1-shot, 1 queries, E=20" in line and "protocol=lake" in line
     assert "transductive=cl2n" in line and np.isfinite(float(line.split(" ±")[0]))
+
+
+def test_embedding_a_folder_in_batches_holds_one_batch_at_a_time(glyphs):
+    data = load_dataset(glyphs, max_bytes=40 * 105 * 105)  # room for 13 decoded RGB glyphs
+    encoder = pixel_encoder(28)
+    whole = encoder.embed(data.inputs(np.arange(len(data))))
+    chunked = embed_indices(encoder, data, np.arange(len(data)), batch_size=16)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-6)
+    assert 0 < data.cache.nbytes <= 40 * 105 * 105
