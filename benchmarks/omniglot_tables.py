@@ -1,9 +1,12 @@
 """The Omniglot tables, each beside its published numbers: the Vinyals split (5/20-way ×
-1/5-shot, 28×28) and within-alphabet 20-way 1-shot on the 20 evaluation alphabets (105×105).
+1/5-shot, 28×28) and within-alphabet 20-way 1-shot on the 20 evaluation alphabets (105×105),
+the latter under both protocols: random-drawer episodes and Lake et al.'s drawer-pair runs
+(the task Koch's siamese net, BPL and people were measured on; see ``episodes.lake``).
 
 python benchmarks/omniglot_tables.py            # both tables: 1000 episodes, 15 queries, seed 0
 python benchmarks/omniglot_tables.py --quick    # 100 episodes per setting: a smoke run
 python benchmarks/omniglot_tables.py --vinyals-encoder runs/vinyals/best --within-encoder runs/bg/best
+python benchmarks/omniglot_tables.py --tables within --protocols lake --runs 400
 
 Encoders are scored as they are; the training behind each (command, hardware, time) is read
 from its checkpoint and printed beside it. Defaults: the Conv-4 trained on this 2-core CPU on
@@ -25,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import load_average, machine, write_json
 from episodes.evaluate import pixel_encoder
 from episodes.protocols import (
+    PUBLISHED_LAKE,
     PUBLISHED_VINYALS,
-    PUBLISHED_WITHIN_ALPHABET,
     VINYALS_SETTINGS,
     score_setting,
     setting_name,
@@ -73,8 +76,10 @@ def describe_training(info: dict[str, Any]) -> str:
 def score_table(
     root: str, spec: str, split: str, image_size: int, settings: tuple[tuple[int, int], ...],
     within_alphabet: bool, episodes: int, seed: int, pixels: bool,
+    protocols: tuple[str, ...] = ("random",), runs: int = 400,
 ) -> dict[str, Any]:  # fmt: skip
-    """Score ``spec`` (and raw pixels) on each (ways, shots) of ``settings``, 15 queries:
+    """Score ``spec`` (and raw pixels) on each (ways, shots) of ``settings``, 15 queries, under
+    each protocol (``lake``: ``runs`` drawer-pair runs, keyed ``"20w1s-lake"``):
     ``{"encoder", "training", "rows": {model: {"20w1s": report, ...}}}``."""
     data = Omniglot(root, split, image_size=image_size)
     encoders = {"ours": load_encoder(spec)}
@@ -83,14 +88,16 @@ def score_table(
     rows: dict[str, Any] = {}
     for name, encoder in encoders.items():
         rows[name] = {}
-        for n_way, k_shot in settings:
+        for (n_way, k_shot), protocol in ((s, p) for s in settings for p in protocols):
             report = score_setting(
-                encoder, data, split, image_size, n_way, k_shot, 15, episodes, seed,
-                within_alphabet=within_alphabet,
+                encoder, data, split, image_size, n_way, k_shot, 15,
+                runs if protocol == "lake" else episodes, seed,
+                within_alphabet=within_alphabet, protocol=protocol,
             )  # fmt: skip
             print(f"  {name}: {format_result(report)}", flush=True)
             report.pop("per_episode")
-            rows[name][setting_name(n_way, k_shot)] = report
+            suffix = "-lake" if protocol == "lake" else ""
+            rows[name][setting_name(n_way, k_shot) + suffix] = report
     return {"encoder": spec, "training": training_of(spec), "rows": rows}
 
 
@@ -117,16 +124,18 @@ def print_tables(result: dict[str, Any], episodes: int, seed: int) -> None:
         print(f"ours − ProtoNet (points): {gaps}")
     if "within_alphabet" in result:
         w = result["within_alphabet"]
-        print(
-            f"\nWithin-alphabet 20-way 1-shot, 20 evaluation alphabets, 105×105, {episodes} "
-            f"episodes, 15 queries, seed {seed}"
-        )
+        keys = [k for k in ("20w1s", "20w1s-lake") if k in next(iter(w["rows"].values()))]
+        heads = {"20w1s": f"random drawers ({episodes} episodes, 15 queries)",
+                 "20w1s-lake": f"Lake's drawer pairs ({w.get('runs')} runs)"}  # fmt: skip
+        print(f"\nWithin-alphabet 20-way 1-shot, 20 evaluation alphabets, 105×105, seed {seed}")
         print(f"ours = {w['encoder']} ({describe_training(w['training'])})")
-        print("| model | accuracy |\n|---|---|")
+        print("| model | " + " | ".join(heads[k] for k in keys) + " |")
+        print("|---|" + "---|" * len(keys))
         for row, cells in w["rows"].items():
-            print(f"| {row} | {pct(cells['20w1s'])} |")
-        for ref, number in PUBLISHED_WITHIN_ALPHABET.items():
-            print(f"| {ref} | {number:.1f} |")
+            print(f"| {row} | " + " | ".join(pct(cells[k]) for k in keys) + " |")
+        for ref, number in PUBLISHED_LAKE.items():  # all measured on Lake's protocol
+            published = ["–" if k == "20w1s" else f"{number:.1f}" for k in keys]
+            print(f"| {ref} | " + " | ".join(published) + " |")
 
 
 _PN = "Prototypical Networks (Snell et al. 2017)"
@@ -142,21 +151,25 @@ def main() -> None:
     parser.add_argument("--tables", nargs="+", default=["vinyals", "within"],
                         choices=["vinyals", "within"], help="which tables")  # fmt: skip
     parser.add_argument("--episodes", type=int, default=1000, help="episodes per setting")
+    parser.add_argument("--protocols", nargs="+", default=["random", "lake"],
+                        choices=["random", "lake"], help="protocols of the within table")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=400, help="Lake runs (within table)")
     parser.add_argument("--seed", type=int, default=0, help="episode seed")
     parser.add_argument("--no-pixels", action="store_true", help="skip the raw-pixel rows")
     parser.add_argument("--quick", action="store_true", help="100 episodes per setting")
     parser.add_argument("--name", default=None, help="JSON name under benchmarks/results/")
     args = parser.parse_args()
     episodes = 100 if args.quick else args.episodes
+    runs = 100 if args.quick else args.runs
     root = args.data_root or str(data_root() / "omniglot")
     started = time.perf_counter()
     result: dict[str, Any] = {
         "question": "Omniglot tables beside the published numbers",
         "command": " ".join(["python", *sys.argv]),
-        "protocol": {"episodes": episodes, "queries": 15, "seed": args.seed},
+        "protocol": {"episodes": episodes, "queries": 15, "seed": args.seed, "lake_runs": runs},
         "machine": machine(),
         "load_average_start": load_average(),
-        "published": {"vinyals": PUBLISHED_VINYALS, "within_alphabet": PUBLISHED_WITHIN_ALPHABET},
+        "published": {"vinyals": PUBLISHED_VINYALS, "lake_protocol": PUBLISHED_LAKE},
     }
     pixels = not args.no_pixels
     if "vinyals" in args.tables:
@@ -169,8 +182,9 @@ def main() -> None:
         print(f"Within-alphabet 20w1s: {args.within_encoder}", flush=True)
         result["within_alphabet"] = score_table(
             root, args.within_encoder, "evaluation", 105, ((20, 1),), True, episodes, args.seed,
-            pixels,
+            pixels, tuple(args.protocols), runs,
         )  # fmt: skip
+        result["within_alphabet"]["runs"] = runs
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["load_average_end"] = load_average()
     print_tables(result, episodes, args.seed)

@@ -2,7 +2,7 @@
 
 The fewshot CLI finds these through the ``fewshot.commands`` entry-point group, so fewshot
 never imports episodes. Every default comes from ``episodes.config`` (``TrainConfig`` and
-``EVALUATION``); ``--help`` shows them.
+``EVALUATION``); ``--help`` shows them. ``evaluate`` lives in ``episodes.evaluate_cli``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from episodes.config import EVALUATION, TrainConfig, train_defaults
+from episodes.config import TrainConfig, train_defaults
+from episodes.evaluate_cli import add_evaluate_command
 from fewshot.errors import FewShotError
 from fewshot.metrics import METRIC_NAMES, METRICS
 
@@ -139,92 +139,6 @@ def run_train(args: argparse.Namespace) -> int:
     summary = train(train_config(args), resume=args.resume, progress=False if args.quiet else None)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
     return 0
-
-
-def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``evaluate``: accuracy ± 95% CI of an encoder on fixed seeded episodes."""
-    p = subparsers.add_parser(
-        "evaluate",
-        help="score an encoder on fixed seeded episodes (mean ± 95%% CI)",
-        description="Embed the images of fixed, seeded N-way K-shot episodes with an encoder, "
-        "classify queries by nearest prototype, and report mean accuracy ± 1.96·σ/√E.",
-    )
-    a = p.add_argument
-    e = EVALUATION
-    a("--encoder", required=True, help="encoder name or checkpoint folder, or 'pixels'")
-    a("--data-root", default=None, help="folder with the Omniglot zips (and splits/)")
-    a("--download", action="store_true", help="fetch missing Omniglot zips (md5-checked)")
-    a("--split", default=e.split,
-      help="evaluation, background or vinyals-test/-val (default: %(default)s)")  # fmt: skip
-    a("--image-size", type=int, default=e.image_size,
-      help="side of the images episodes are drawn from (default: %(default)s)")  # fmt: skip
-    a("--ways", type=int, nargs="+", default=[e.n_way],
-      help="classes per episode, several allowed (default: %(default)s)")  # fmt: skip
-    a("--shots", type=int, nargs="+", default=[e.k_shot],
-      help="support per class, several allowed (default: %(default)s)")  # fmt: skip
-    a("--queries", type=int, default=e.q_query, help="queries per class (default: %(default)s)")
-    a("--episodes", type=int, default=e.n_episodes,
-      help="number of episodes E (default: %(default)s)")  # fmt: skip
-    a("--seed", type=int, default=e.seed, help="episode seed (default: %(default)s)")
-    a("--within-alphabet", action="store_true", help="draw all classes of a task from one alphabet")
-    a("--metric", default=e.metric, choices=METRIC_NAMES, metavar=METRIC_METAVAR,
-      help=METRIC_HELP + " (default: %(default)s)")  # fmt: skip
-    a("--transform", default=e.transform, choices=["identity", "l2", "cl2n"],
-      help="feature map (default: %(default)s)")  # fmt: skip
-    a("--cl2n-split", default=e.cl2n_split,
-      help="split whose mean feature CL2N subtracts (default: %(default)s)")  # fmt: skip
-    a("--manifest", default=None, help="episode manifest: read if it exists, else write it")
-    a("--out", default=None, help="JSON report path (a .png plot is written beside it)")
-    a("--device", default=None, help="device for the encoder (default: cuda if available)")
-    a("--batch-size", type=int, default=e.batch_size,
-      help="images per encoder batch (default: %(default)s)")  # fmt: skip
-    p.set_defaults(func=run_evaluate)
-    return p
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from episodes.evaluate import pixel_encoder
-    from episodes.protocols import score_setting
-    from episodes.report import format_result, write_report
-    from fewshot.data.omniglot import Omniglot
-    from fewshot.encoders import load_encoder
-    from fewshot.heads import PrototypicalHead
-
-    root = _omniglot_root(args)
-    data = Omniglot(root, args.split, image_size=args.image_size, download=args.download)
-    if args.encoder == "pixels":
-        encoder = pixel_encoder(args.image_size)
-    else:
-        encoder = load_encoder(args.encoder, device=args.device)
-    fit = None
-    if args.transform == "cl2n":
-        base = Omniglot(root, args.cl2n_split, image_size=args.image_size, download=args.download)
-        pick = np.random.default_rng(args.seed).choice(len(base), min(4000, len(base)), False)
-        fit = encoder.embed(list(base.images(np.sort(pick))), batch_size=args.batch_size)
-    combos = [(w, s) for w in args.ways for s in args.shots]
-    for n_way, k_shot in combos:
-        report = score_setting(
-            encoder, data, args.split, args.image_size, n_way, k_shot, args.queries,
-            args.episodes, args.seed, args.within_alphabet,
-            head=PrototypicalHead(args.metric, learn_scale=False), transform=args.transform,
-            fit_features=fit, batch_size=args.batch_size,
-            manifest=_per_combo(args.manifest, n_way, k_shot, len(combos)),
-        )  # fmt: skip
-        print(format_result(report), flush=True)
-        out = _per_combo(args.out, n_way, k_shot, len(combos))
-        if out:
-            write_report(report, out)
-    return 0
-
-
-def _per_combo(path: str | None, n_way: int, k_shot: int, n: int) -> str | None:
-    """``report.json`` → ``report-20w1s.json`` when several (ways, shots) are evaluated."""
-    if path is None or n == 1:
-        return path
-    p = Path(path)
-    return str(p.with_name(f"{p.stem}-{n_way}w{k_shot}s{p.suffix}"))
 
 
 def build_parser() -> argparse.ArgumentParser:

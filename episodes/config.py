@@ -115,10 +115,17 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvaluationDefaults:
-    """Defaults of one evaluation setting, shared by ``fewshot evaluate`` and ``score_setting``:
-    ``n_way``-way ``k_shot``-shot episodes with ``q_query`` queries per class, ``n_episodes``
-    of them drawn with ``seed``, scored by nearest prototype under ``metric`` after the feature
-    map ``transform``, images embedded ``batch_size`` at a time."""
+    """Defaults of one evaluation setting, shared by ``fewshot evaluate``, ``score_setting`` and
+    ``evaluate_data``: ``n_way``-way ``k_shot``-shot episodes with ``q_query`` queries per
+    class, ``n_episodes`` of them drawn with ``seed``, scored by ``head`` (nearest prototype
+    under ``metric``, or siamese pair probabilities reduced per class by ``siamese_reduce``)
+    after the feature map ``transform`` and the ``transductive`` step, items embedded
+    ``batch_size`` at a time.
+
+    ``protocol``: ``random`` (random-drawer episodes) or ``lake`` (Lake et al.'s 20-way
+    drawer-pair runs on Omniglot's evaluation alphabets, ``lake_runs`` of them). Omniglot is
+    read from ``split`` at ``image_size``; ``text_split`` is the split of CLINC150 / BANKING77
+    scored by default; ``class_split`` the side of a class split (``--classes``) scored."""
 
     split: str = "evaluation"
     image_size: int = 105
@@ -131,6 +138,13 @@ class EvaluationDefaults:
     transform: str = "identity"
     cl2n_split: str = "background"
     batch_size: int = 512
+    head: str = "prototypical"
+    siamese_reduce: str = "mean"
+    transductive: str = "none"
+    protocol: str = "random"
+    lake_runs: int = 400
+    text_split: str = "test"
+    class_split: str = "novel"
 
 
 EVALUATION = EvaluationDefaults()

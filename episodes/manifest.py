@@ -25,7 +25,7 @@ MANIFEST_VERSION = 1
 
 
 def save_manifest(
-    episodes: Sequence[Episode] | EpisodeSampler,
+    episodes: Sequence[Episode] | EpisodeSampler | Any,
     path: str | os.PathLike,
     class_names: Sequence[str],
     protocol: dict[str, Any] | None = None,
@@ -36,8 +36,8 @@ def save_manifest(
     Classes are stored by name and examples by dataset index, so a manifest read back against
     a different dataset fails loudly instead of scoring other tasks.
     """
-    if isinstance(episodes, EpisodeSampler):
-        protocol = {**episodes.protocol(), **(protocol or {})}
+    if isinstance(episodes, EpisodeSampler) or hasattr(episodes, "protocol"):
+        protocol = {**episodes.protocol(), **(protocol or {})}  # a sampler or LakeRuns
     eps = list(episodes)
     doc = {
         "format": MANIFEST_FORMAT,

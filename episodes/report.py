@@ -17,12 +17,23 @@ import numpy as np
 def format_result(report: dict[str, Any]) -> str:
     """One line: accuracy ± CI with the protocol beside it."""
     p, a = report["protocol"], report["accuracy"]
+    data = p.get("data", {})
+    where = f"{p.get('split')} {p.get('image_size')}px"
+    if data.get("dataset") not in (None, "omniglot"):
+        where = " ".join(str(v) for v in (data.get("dataset"), data.get("path") or p.get("split")))
+    if "class_split" in p:
+        where += f" ({p['class_split']} classes)"
+    extras = [
+        f"protocol={p['protocol']}" if p.get("protocol", "random") != "random" else "",
+        f"head={p['head']['type']}" if p.get("head", {}).get("type") == "siamese" else "",
+        f"transductive={p['transductive']}" if p.get("transductive", "none") != "none" else "",
+    ]
     return (
         f"{100 * a['mean']:.2f} ± {100 * a['ci95']:.2f}%  "
         f"({p.get('n_way')}-way {p.get('k_shot')}-shot, {p.get('q_query')} queries, "
-        f"E={a['episodes']}, seed={p.get('seed')}, {p.get('split')} {p.get('image_size')}px, "
+        f"E={a['episodes']}, seed={p.get('seed')}, {where}, "
         f"within_alphabet={p.get('within_group')}, encoder={p['encoder'].get('name')}, "
-        f"transform={p['transform']['type']})"
+        f"transform={p['transform']['type']}{''.join(', ' + x for x in extras if x)})"
     )
 
 

@@ -1,30 +1,36 @@
-"""Which Omniglot examples a training run trains on and which it validates on, as samplers.
+"""Which examples a training run trains on and which it validates on, as samplers.
 
-``episode_sources(config)`` reads the training split (rotations as extra classes unless it is a
-Vinyals split, which names its own), decides the validation examples (``validation_split``)
-and returns one ``EpisodeSource`` per side: a seeded sampler over the examples that side may
-use, and the map from the sampler's example numbers to dataset indices.
+``episode_sources(config)`` reads the Omniglot training split (rotations as extra classes
+unless it is a Vinyals split, which names its own), decides the validation examples
+(``validation_split``) and returns one ``EpisodeSource`` per side: a seeded sampler over the
+examples that side may use, and the map from the sampler's example numbers to dataset indices.
+``class_split_sources`` does the same for any ``FewShotDataset`` and a ``ClassSplits``:
+training episodes over the base classes, validation over the val classes, never the novel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from episodes.config import TrainConfig
 from episodes.sampler import EpisodeSampler
+from fewshot.data.class_splits import ClassSplits
+from fewshot.data.dataset import FewShotDataset
 from fewshot.data.omniglot import Omniglot
 from fewshot.errors import InputError
 
+D = TypeVar("D", bound=FewShotDataset)
+
 
 @dataclass
-class EpisodeSource:
+class EpisodeSource(Generic[D]):
     """Episodes over part of ``dataset``: ``sampler`` draws example numbers 0..n-1 of that
     part and ``positions`` (n,) holds their dataset indices."""
 
-    dataset: Omniglot
+    dataset: D
     sampler: EpisodeSampler
     positions: np.ndarray
 
@@ -72,9 +78,9 @@ def validation_split(
 
 
 def subset_source(
-    dataset: Omniglot, keep: np.ndarray, n_way: int, k_shot: int, q_query: int,
+    dataset: D, keep: np.ndarray, n_way: int, k_shot: int, q_query: int,
     n_episodes: int, seed: int, within: float | bool,
-) -> EpisodeSource:  # fmt: skip
+) -> EpisodeSource[D]:  # fmt: skip
     """Episodes over the examples ``keep`` (a boolean mask over ``dataset``). Classes with no
     kept example (a held-out alphabet) are left out, not reported as empty."""
     positions = np.flatnonzero(keep)
@@ -82,13 +88,16 @@ def subset_source(
     names, groups = dataset.class_names, dataset.class_groups  # properties: build them once
     sampler = EpisodeSampler(
         labels, n_way, k_shot, q_query, n_episodes=n_episodes, seed=seed,
-        class_names=[names[c] for c in present], groups=[groups[c] for c in present],
+        class_names=[names[c] for c in present],
+        groups=None if groups is None else [groups[c] for c in present],
         within_group=within,
     )  # fmt: skip
     return EpisodeSource(dataset, sampler, positions)
 
 
-def episode_sources(config: TrainConfig) -> tuple[EpisodeSource, EpisodeSource]:
+def episode_sources(
+    config: TrainConfig,
+) -> tuple[EpisodeSource[Omniglot], EpisodeSource[Omniglot]]:
     """The training and the validation episodes of a run (validation seeded ``seed + 1``)."""
     train_set = load_training_set(config)
     val_set, train_keep, val_keep = validation_split(config, train_set)
@@ -101,3 +110,39 @@ def episode_sources(config: TrainConfig) -> tuple[EpisodeSource, EpisodeSource]:
         config.val_episodes, config.seed + 1, config.val_within_alphabet,
     )  # fmt: skip
     return training, validation
+
+
+@dataclass(frozen=True)
+class EpisodeShape:
+    """One side's episodes: ``n_way``-way ``k_shot``-shot ``q_query``-query, ``episodes`` of
+    them from ``seed``; ``within`` the fraction drawn within one class group."""
+
+    n_way: int
+    k_shot: int
+    q_query: int
+    episodes: int
+    seed: int
+    within: float | bool = False
+
+
+def class_split_sources(
+    dataset: D, splits: ClassSplits, train: EpisodeShape, val: EpisodeShape
+) -> tuple[EpisodeSource[D], EpisodeSource[D]]:
+    """Training episodes over ``splits.base``, validation episodes over ``splits.val``, both
+    positions into ``dataset``; the novel classes are never read. Unknown classes raise."""
+    splits.check(dataset)
+    if not splits.val:
+        raise InputError(
+            "the class split has no val classes to select the checkpoint on; give the classes "
+            "file a [val] section or --split-fractions three values (base val novel)"
+        )
+    names = dataset.class_names
+    sides = []
+    for chosen, shape in ((splits.base, train), (splits.val, val)):
+        wanted = np.isin(np.asarray(names, dtype=object), np.asarray(chosen, dtype=object))
+        keep = wanted[dataset.labels]
+        sides.append(subset_source(
+            dataset, keep, shape.n_way, shape.k_shot, shape.q_query, shape.episodes, shape.seed,
+            shape.within,
+        ))  # fmt: skip
+    return sides[0], sides[1]

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from fewshot.errors import InputError
+
 
 class LabelledData:
     """Items with integer labels ``0..C-1`` and the original label value of each class.
@@ -57,7 +59,7 @@ class LabelledData:
             unique = sorted(unique)  # type: ignore[type-var]
         code = {lab: i for i, lab in enumerate(unique)}
         self.items = items
-        self.classes: list[Hashable] = unique
+        self.classes: Sequence[Hashable] = unique
         self.labels = np.fromiter((code[lab] for lab in labels), dtype=np.int64, count=len(labels))
 
     @property
@@ -184,13 +186,14 @@ class LabelledData:
 def check_class_sizes(
     labels: np.ndarray, class_names: Sequence[str], needed: int, what: str = "k_shot + q_query"
 ) -> None:
-    """Raise ``ValueError`` naming every class with fewer than ``needed`` examples."""
+    """Raise ``InputError`` (a ``ValueError``) naming every class with fewer than ``needed``
+    examples."""
     counts = np.bincount(np.asarray(labels), minlength=len(class_names))
     short = np.flatnonzero(counts < needed)
     if short.size:
         shown = ", ".join(f"class {class_names[i]!r} has {counts[i]}" for i in short[:5])
         more = f" (and {short.size - 5} more classes)" if short.size > 5 else ""
-        raise ValueError(
+        raise InputError(
             f"{what} = {needed} examples are needed per class, but {shown}{more}; "
             "lower the shots or queries, or drop those classes"
         )

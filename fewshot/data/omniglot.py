@@ -4,7 +4,10 @@ Splits: ``background`` (30 alphabets), ``evaluation`` (20 alphabets) and the Vin
 (2016) character split ``vinyals-{train,val,trainval,test}`` whose rotations (0/90/180/270)
 are extra classes. Images are decoded once per (zip, size) and kept as ``uint8`` arrays in the
 original polarity (ink 0, paper 255); rotations are applied on access, so a rotated class costs
-no memory. Every class carries its alphabet, so samplers can draw within-alphabet tasks.
+no memory. Every class carries its alphabet, so samplers can draw within-alphabet tasks, and
+every image its drawer, so Lake's drawer-pair runs can be built. ``Omniglot`` is a
+``FewShotDataset`` like any other: items are its images, groups its alphabets, sources its
+drawers.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from fewshot.data.dataset import FewShotDataset
 from fewshot.data.omniglot_files import ensure_zip, load_zip
 
 SPLITS = ("background", "evaluation", "vinyals-train", "vinyals-val", "vinyals-trainval",
@@ -38,7 +43,7 @@ class OmniglotClass:
         return base if self.rotation == 0 else f"{base}/rot{self.rotation:03d}"
 
 
-class Omniglot:
+class Omniglot(FewShotDataset):
     """Omniglot images and integer labels for one split, at ``image_size`` × ``image_size``.
 
     Arguments:
@@ -56,7 +61,8 @@ class Omniglot:
     Attributes: ``labels`` (int64, N), ``classes`` (list of ``OmniglotClass``),
     ``class_names``, ``class_groups`` (alphabet of each class), ``base_images`` (uint8,
     M×S×S, unrotated), ``image_index`` / ``rotation`` (int, N: which base image, which k·90°),
-    ``drawers`` (int, N: which of the 20 people drew it, 1..20).
+    ``drawers`` = ``sources`` (int, N: which of the 20 people drew it, 1..20; the file names'
+    ``_DD``, one person per number within an alphabet).
 
     Example:
         >>> ds = Omniglot("../shared/data/omniglot", "evaluation", image_size=105)
@@ -121,10 +127,10 @@ class Omniglot:
             keep = set(alphabets)
             wanted = [c for c in wanted if c.alphabet in keep]
 
-        self.classes: list[OmniglotClass] = list(wanted)
+        classes: list[OmniglotClass] = list(wanted)
         drawer_of = np.array([int(p.rsplit("_", 1)[1]) for p in paths], dtype=np.int64)
         index, rot, labels = [], [], []
-        for label, cls in enumerate(self.classes):
+        for label, cls in enumerate(classes):
             members = by_char.get((cls.alphabet, cls.character))
             if members is None:
                 raise ValueError(
@@ -135,8 +141,12 @@ class Omniglot:
             labels.extend([label] * len(members))
         self.image_index = np.asarray(index, dtype=np.int64)
         self.rotation = np.asarray(rot, dtype=np.int64)
-        self.labels = np.asarray(labels, dtype=np.int64)
-        self.drawers = drawer_of[self.image_index]
+        super().__init__(
+            _Images(self, len(labels)), labels, classes, class_groups=[c.alphabet for c in classes],
+            sources=drawer_of[self.image_index], kind="image",
+        )  # fmt: skip
+        self.classes: list[OmniglotClass] = classes
+        self.drawers: np.ndarray = self.sources  # type: ignore[assignment]
 
     @property
     def class_names(self) -> list[str]:
@@ -154,6 +164,10 @@ class Omniglot:
     def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
         """``(image uint8 S×S, label)`` of example ``i``."""
         return self.images([i])[0], int(self.labels[i])
+
+    def inputs(self, indices: Sequence[int] | np.ndarray) -> list[Any]:
+        """What an encoder embeds: the images of ``indices`` (uint8 S×S each, ink dark)."""
+        return list(self.images(indices))
 
     def images(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """Images of examples ``indices`` as uint8 B×S×S, rotations applied (ink 0, paper 255)."""
@@ -189,3 +203,18 @@ def _read_vinyals(root: Path, name: str) -> list[OmniglotClass]:
         alphabet, character, rot = line.split("/")
         classes.append(OmniglotClass(alphabet, character, int(rot.removeprefix("rot"))))
     return classes
+
+
+class _Images(Sequence[np.ndarray]):
+    """``Omniglot.items``: image ``i`` decoded on access (rotation applied), nothing copied."""
+
+    def __init__(self, dataset: Omniglot, n: int) -> None:
+        self._dataset, self._n = dataset, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return list(self._dataset.images(np.arange(len(self))[i]))
+        return self._dataset.images([int(i)])[0]

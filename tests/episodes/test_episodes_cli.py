@@ -13,6 +13,7 @@ import pytest
 
 from episodes.cli import build_parser, main, train_config
 from episodes.config import EVALUATION, TrainConfig
+from episodes.evaluate_cli import data_arguments
 from fewshot.encoders import load_encoder
 
 TRAIN_FLAGS = [
@@ -83,12 +84,15 @@ def test_every_flag_reaches_its_config_field(tmp_path):
 def test_evaluate_defaults_are_the_shared_ones():
     args = build_parser().parse_args(["evaluate", "--encoder", "pixels"])
     e = EVALUATION
-    assert (args.split, args.image_size, args.ways, args.shots) == (
-        e.split,
-        e.image_size,
-        [e.n_way],
-        [e.k_shot],
-    )
+    # --split and --image-size depend on the data: without --data, Omniglot's defaults
+    # (the image size is resolved by prepare_data: 105 for Omniglot, native for folders)
+    assert data_arguments(args)["split"] == e.split and args.image_size is None
+    assert (args.ways, args.shots, args.protocol, args.runs) == (
+        [e.n_way], [e.k_shot], e.protocol, e.lake_runs,
+    )  # fmt: skip
+    assert (args.head, args.transductive, args.siamese_reduce) == (
+        e.head, e.transductive, e.siamese_reduce,
+    )  # fmt: skip
     assert (args.queries, args.episodes, args.seed, args.metric) == (
         e.q_query,
         e.n_episodes,

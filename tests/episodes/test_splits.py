@@ -64,3 +64,24 @@ def test_samplers_draw_only_their_own_examples(omniglot_root, cache_dir, data):
     assert (training.dataset.rotation[used] == 0).all()  # the validation side, unrotated
     # a sampler's classes are those it may use, not every class of the dataset (with empties)
     assert len(validation.sampler.class_names) == 26 + 40  # Latin and Korean characters
+
+
+def test_class_split_sources_train_on_base_and_validate_on_val_only(shared_data):
+    from episodes.splits import EpisodeShape, class_split_sources
+    from fewshot.data import ClassSplits, load_dataset
+
+    clinc = load_dataset("clinc150:train", root=shared_data)
+    splits = ClassSplits.from_fractions(clinc.class_names, (0.6, 0.2, 0.2), seed=0)
+    train, val = class_split_sources(
+        clinc, splits, EpisodeShape(10, 1, 5, 20, 0), EpisodeShape(5, 1, 5, 10, 1, within=1.0)
+    )
+    names = np.asarray(clinc.class_names)
+    for source, allowed in ((train, splits.base), (val, splits.val)):
+        for ep in source.sampler:
+            used = source.positions[np.r_[ep.support.ravel(), ep.query.ravel()]]
+            assert set(names[clinc.labels[used]]) <= set(allowed)
+        assert set(names[clinc.labels[source.positions]]) == set(allowed)
+    assert val.sampler.within_group == 1.0  # CLINC150 domains group its classes
+    with pytest.raises(InputError, match="no val classes"):
+        class_split_sources(clinc, ClassSplits(splits.base, (), splits.novel),
+                            EpisodeShape(5, 1, 5, 2, 0), EpisodeShape(5, 1, 5, 2, 0))  # fmt: skip
