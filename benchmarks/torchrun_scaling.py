@@ -20,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import load_average, machine, print_table, write_json
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.common import load_average, machine, print_table, write_json  # noqa: E402
 
 
 def train(launcher: list[str], out: Path, args: argparse.Namespace, extra: list[str]) -> dict:
