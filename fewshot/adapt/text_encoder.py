@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fewshot.encoders.base import TorchEncoder
+from fewshot.encoders.lineage import mark_base
 from fewshot.errors import InputError
 from fewshot.heads.losses import cosine_pair_loss, supervised_contrastive_loss
 from fewshot.heads.prototypical import PrototypicalHead
@@ -181,6 +182,7 @@ def finetune_text_encoder(
 
     start = time.perf_counter()
     tuned = copy.deepcopy(encoder)
+    mark_base(tuned)  # fingerprint the pre-trained base: a checkpoint then stores only changes
     trainable = [p for block in transformer_blocks(tuned)[-layers:] for p in block.parameters()]
     rng = random.Random(seed)
     with torch.random.fork_rng(devices=[]):

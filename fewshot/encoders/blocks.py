@@ -80,7 +80,8 @@ def _pin_eval(module: nn.Module) -> None:
     object.__setattr__(module, "train", types.MethodType(_stay_in_eval, module))
 
 
-def _unpin(module: nn.Module) -> None:
+def unpin_eval(module: nn.Module) -> None:
+    """Undo the eval pin of every frozen block of ``module`` (``train`` works normally again)."""
     for child in module.modules():
         vars(child).pop("train", None)
 
@@ -124,7 +125,7 @@ class BlockPlan:
         cut = len(blocks) - train_blocks
         self.frozen, self.trained = self.blocks[:cut], self.blocks[cut:]
         self._tensors = block_tensors(module, self.blocks)
-        _unpin(module)
+        unpin_eval(module)
         module.requires_grad_(False)
         for block in self.trained:
             for owner in block.modules:
@@ -262,4 +263,5 @@ __all__ = [
     "parse_train_blocks",
     "plan_blocks",
     "trained_state",
+    "unpin_eval",
 ]

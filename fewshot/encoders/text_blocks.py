@@ -31,11 +31,11 @@ LAYER_PATHS = (("encoder", "layer"), ("transformer", "layer"))  # BERT/MPNet/RoB
 @dataclass
 class TokenStates:
     """Hidden states ``B×T×H`` after some blocks, with the token batch (``B×T`` tensors) they
-    came from; ``extras`` holds the layer-call arguments (recomputed from the tokens when
+    came from (non-tensor entries are tags, shared by all rows); ``extras`` holds the layer-call arguments (recomputed from the tokens when
     ``None``, e.g. for rows taken from a cache)."""
 
     hidden: torch.Tensor
-    tokens: dict[str, torch.Tensor]
+    tokens: dict[str, Any]
     extras: tuple[tuple[Any, ...], dict[str, Any]] | None = field(default=None, repr=False)
 
     def select(self, rows: Sequence[int] | torch.Tensor) -> TokenStates:
@@ -43,7 +43,10 @@ class TokenStates:
         index = torch.as_tensor(rows, dtype=torch.long, device=self.hidden.device)
         return TokenStates(
             self.hidden.index_select(0, index),
-            {key: value.index_select(0, index) for key, value in self.tokens.items()},
+            {
+                key: value.index_select(0, index) if isinstance(value, torch.Tensor) else value
+                for key, value in self.tokens.items()
+            },
         )
 
     @staticmethod
@@ -61,11 +64,13 @@ class TokenStates:
             shape = (value.shape[0], extra, *value.shape[2:])
             return torch.cat([value, value.new_zeros(shape)], dim=1)
 
-        keys = parts[0].tokens.keys()
-        return TokenStates(
-            torch.cat([pad(part.hidden) for part in parts]),
-            {key: torch.cat([pad(part.tokens[key]) for part in parts]) for key in keys},
-        )
+        tokens = {
+            key: torch.cat([pad(part.tokens[key]) for part in parts])
+            if isinstance(value, torch.Tensor)
+            else value  # tags such as sentence-transformers' "modality": "text"
+            for key, value in parts[0].tokens.items()
+        }
+        return TokenStates(torch.cat([pad(part.hidden) for part in parts]), tokens)
 
 
 class _Captured(Exception):
