@@ -72,7 +72,7 @@ def test_train_blocks_beyond_the_depth_names_the_range(effnet):
     with pytest.raises(InputError, match=r"this encoder has 18 blocks.*must be 0\.\.18 or all"):
         plan_blocks(encoder, 19)
     for bad in (-1, "many", 2.5, True):
-        with pytest.raises(InputError, match="0..18 or all"):
+        with pytest.raises(InputError, match=r"0\.\.18 or all"):
             plan_blocks(encoder, bad)
     assert plan_blocks(encoder, "all").train_blocks == 18
     assert plan_blocks(encoder, "4").train_blocks == 4
