@@ -21,13 +21,15 @@ def write_checkpoint_files(
     extra: dict[str, Any] | None = None,
     *,
     partial: bool | None = None,
-    dtype: str = "auto",
+    dtype: str = "float32",
 ) -> None:
     """Write the checkpoint files of ``encoder`` into an existing ``folder``.
 
     ``partial`` (default: whenever the encoder has a pre-trained ``base``) stores the base's
-    name and only the tensors that differ from it, in ``dtype`` (``"auto"``: float16 where
-    measured safe, see ``fewshot.encoders.partial``); ``partial=False`` stores every tensor.
+    name and only the tensors that differ from it, in ``dtype``; ``partial=False`` stores
+    every tensor. The default float32 is what a classifier's snapshot uses, so a loaded
+    classifier answers exactly as the saved one did; ``save_checkpoint`` defaults to
+    ``"auto"`` (float16 where measured safe, see ``fewshot.encoders.partial``).
     """
     check_saveable(encoder)
     if partial is None:
@@ -49,7 +51,8 @@ def save_checkpoint(
     """Save ``encoder`` so that ``fewshot.load_encoder(directory)`` rebuilds it; atomic.
 
     An existing ``directory`` is replaced only if it is empty or an encoder checkpoint.
-    ``partial`` and ``dtype`` as in ``write_checkpoint_files``.
+    ``partial`` and ``dtype`` as in ``write_checkpoint_files``, except that ``dtype="auto"``
+    (float16 for the bases in ``fewshot.encoders.partial.FP16_SAFE``) is the default here.
     """
     return replace_directory(
         directory,
