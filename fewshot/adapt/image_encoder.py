@@ -7,16 +7,22 @@ default the trained blocks' BatchNorm statistics stay fixed too, since a few sho
 batch statistics: ``train_bn=True`` updates them). Every step draws a class-balanced batch of
 the registered images and augments it (``fewshot.adapt.augment``); the objective is one of
 
-- ``"prototypical"`` (default): two augmented views of every image in the batch; prototypes
-  from the first views, the second views classified against them by cosine × a learnable
-  scale, cross-entropy (Snell et al. 2017, cosine form). With ``augment="none"`` a class's
-  shots are split into support and query instead.
-- ``"cosine-softmax"``: one view, a normalised-prototype classifier over all registered labels
-  started at the frozen prototypes (as for text).
+- ``"cosine-softmax"`` (default): one view per image, a normalised-prototype classifier over
+  all registered labels started at the frozen prototypes, learnable scale (as for text).
+- ``"prototypical"``: two augmented views of every image in the batch; prototypes from the
+  first views, the second views classified against them by cosine × a learnable scale
+  (Snell et al. 2017, cosine form). With ``augment="none"`` a class's shots are split into
+  support and query instead.
 - ``"supcon"``: two views, supervised contrastive loss.
 
 With ``augment="none"`` nothing random happens below the trained blocks, so the frozen
 prefix is computed once for all images and cached (``BlockPlan.prefix``).
+
+The defaults were chosen on background-alphabet Omniglot tasks, never on evaluation alphabets
+(``benchmarks/image_finetune.py --split background``): cosine-softmax beat prototypical by 4.7
+points, 4 blocks beat 2 by 3.7, random affine beat no augmentation by 3.0 (20-way 5-shot, two
+alphabets). Affine distortion (no flips) suits photographs as well as drawn characters;
+``augment="natural"`` (crops and flips) is the photographic alternative.
 """
 
 from __future__ import annotations
@@ -44,12 +50,12 @@ from fewshot.progress import progress_bar
 
 IMAGE_LOSSES = ("prototypical", "cosine-softmax", "supcon")
 IMAGE_DEFAULTS: dict[str, Any] = {
-    "train_blocks": 2,
-    "loss": "prototypical",
-    "epochs": 10,
+    "train_blocks": 4,
+    "loss": "cosine-softmax",
+    "epochs": 20,
     "batch_size": 32,
-    "lr": 1e-4,
-    "augment": "natural",
+    "lr": 1e-3,
+    "augment": "affine",
 }
 
 

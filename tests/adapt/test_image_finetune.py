@@ -105,7 +105,7 @@ def test_efficientnet_later_blocks_learn_from_photographs(effnet):
         "flower": [flower[:200, :200], flower[100:300, 200:400]],
     }
     tuned, report = finetune_image_encoder(
-        effnet, examples, train_blocks=1, epochs=2, batch_size=4, progress=False
+        effnet, examples, train_blocks=1, epochs=2, batch_size=4, augment="natural", progress=False
     )
     assert report.blocks == ["head"] and report.augment == "natural" and report.steps == 2
     changed = [
