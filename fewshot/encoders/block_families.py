@@ -81,15 +81,16 @@ def vgg_blocks(module: nn.Module) -> Found | None:
         return None
     m = module
     found: Found = []
-    start = 0
-    for index, layer in enumerate(m.features):
-        if isinstance(layer, nn.MaxPool2d):
-            stage = m.features[start : index + 1]
-            found.append((f"conv{len(found) + 1}", [stage], stage))
-            start = index + 1
-    fc6, fc7 = m.classifier[:3], m.classifier[3:]
-    found.append(("fc6", [fc6], lambda x: fc6(torch.flatten(m.avgpool(x), 1))))
-    found.append(("fc7", [fc7], fc7))
+    layers: list[nn.Module] = []
+    for layer in m.features:
+        layers.append(layer)
+        if isinstance(layer, nn.MaxPool2d):  # owners are the registered layers themselves
+            found.append((f"conv{len(found) + 1}", layers, nn.Sequential(*layers)))
+            layers = []
+    fc6, fc7 = list(m.classifier)[:3], list(m.classifier)[3:]
+    run6, run7 = nn.Sequential(*fc6), nn.Sequential(*fc7)
+    found.append(("fc6", fc6, lambda x: run6(torch.flatten(m.avgpool(x), 1))))
+    found.append(("fc7", fc7, run7))
     return found
 
 

@@ -149,10 +149,6 @@ class BlockPlan:
         wanted = self.trained_names if blocks is None else blocks
         return [name for block in wanted for name in self._tensors[block]]
 
-    def block_of(self) -> dict[str, str]:
-        """Each state-dict name → the block it belongs to (names of no block are absent)."""
-        return {name: block for block, names in self._tensors.items() for name in names}
-
     def parameters(self) -> list[nn.Parameter]:
         """The trained blocks' parameters (each once): what an optimizer should get."""
         seen: dict[int, nn.Parameter] = {}

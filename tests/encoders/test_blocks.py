@@ -38,6 +38,7 @@ def test_efficientnet_has_18_blocks_and_its_split_forward_is_exact(effnet, photo
     plan = plan_blocks(encoder, 3)
     assert plan.trained_names == ["blocks.14", "blocks.15", "head"]
     assert tuple(plan.prefix(batch).shape) == (4, 192, 7, 7)  # after blocks.13, 224-px input
+    assert sorted(plan.tensor_names(plan.names)) == sorted(encoder.module.state_dict())
     trained = {id(p) for p in plan.parameters()}
     for parameter in encoder.module.parameters():
         assert parameter.requires_grad == (id(parameter) in trained)
@@ -92,6 +93,8 @@ def test_text_blocks_split_exactly_and_cached_states_can_be_regrouped(minilm):
     np.testing.assert_allclose(
         everything.forward(encoder.preprocess(TEXTS)).detach().numpy(), reference, atol=1e-5
     )
+    unowned = set(encoder.module.state_dict()) - set(plan.tensor_names(plan.names))
+    assert all(".pooler." in name for name in unowned)  # unused by mean pooling: never trained
     with pytest.raises(InputError, match=r"7 blocks.*0\.\.7 or all"):
         plan_blocks(encoder, 8)
 
@@ -100,7 +103,7 @@ def test_text_blocks_split_exactly_and_cached_states_can_be_regrouped(minilm):
     ("arch", "side", "names", "dim"),
     [
         ("resnet18", 64, ["stem", "layer1", "layer2", "layer3", "layer4"], 512),
-        ("vgg11", 64, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"], 4096),
+        ("vgg11_bn", 64, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"], 4096),
         ("inception_v3", 299, ["stem", "Mixed_5b", "Mixed_7c"], 2048),
     ],
 )
@@ -114,6 +117,12 @@ def test_torchvision_blocks_reproduce_the_network(arch, side, names, dim):
     assert [n for n in plan.names if n in names] == names and reference.shape == (2, dim)
     with torch.no_grad():
         torch.testing.assert_close(plan.forward(x), reference, rtol=0, atol=1e-5)
+    owned = plan.tensor_names(plan.names)  # every tensor belongs to exactly one block
+    assert sorted(owned) == sorted(module.state_dict()) and len(set(owned)) == len(owned)
+    module.train()  # frozen blocks' layers (the registered ones) stay in eval
+    frozen = [m for block in plan.frozen for owner in block.modules for m in owner.modules()]
+    trained = [m for block in plan.trained for owner in block.modules for m in owner.modules()]
+    assert not any(m.training for m in frozen) and all(m.training for m in trained)
 
 
 def test_fewshot_backbones_split_on_their_stages():
