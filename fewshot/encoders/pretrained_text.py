@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fewshot.encoders.lineage import mark_base
 from fewshot.encoders.text import SentenceEmbedding, TextEncoder
 from fewshot.errors import InputError
 
@@ -123,7 +124,7 @@ def folder_encoder(path: str | os.PathLike[str], **options: Any) -> TextEncoder:
     if pooling is not None:
         spec["pooling"] = kwargs["pooling"] = pooling
     options.setdefault("batch_size", 64)
-    return TextEncoder(
+    encoder = TextEncoder(
         module,
         dim=dim,
         spec=spec,
@@ -133,6 +134,8 @@ def folder_encoder(path: str | os.PathLike[str], **options: Any) -> TextEncoder:
         preprocess_spec={"kind": "text"},
         **options,
     )
+    mark_base(encoder)  # pristine now: a checkpoint later never reloads the folder to compare
+    return encoder
 
 
 def looks_like_hub_name(text: str) -> bool:

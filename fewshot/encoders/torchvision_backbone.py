@@ -20,6 +20,7 @@ from torch import nn
 
 from fewshot.durable import sha256_file
 from fewshot.encoders.base import TorchEncoder
+from fewshot.encoders.lineage import mark_base
 from fewshot.encoders.preprocess import ImagePreprocess
 from fewshot.errors import InputError
 
@@ -166,7 +167,7 @@ def torchvision_encoder(
     arch_kwargs: dict[str, Any] = {"arch": arch}
     if arch == "inception_v3":
         spec["transform_input"] = arch_kwargs["transform_input"] = module.transform_input
-    return TorchEncoder(
+    encoder = TorchEncoder(
         module,
         preprocess,
         dim=dim,
@@ -177,3 +178,5 @@ def torchvision_encoder(
         preprocess_spec={"kind": "image", **preprocess.to_dict()},
         **options,
     )
+    mark_base(encoder)  # pristine now: a checkpoint later never re-reads the weights to compare
+    return encoder
