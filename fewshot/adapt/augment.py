@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torchvision.transforms import v2
 
 from fewshot.errors import InputError
 
@@ -27,6 +26,8 @@ RECIPES = ("natural", "affine", "none")
 
 
 def _natural(images: torch.Tensor) -> torch.Tensor:
+    from torchvision.transforms import v2  # imported on use: torchvision takes 2 s to import
+
     size = tuple(images.shape[-2:])
     pipeline = v2.Compose(
         [
@@ -38,6 +39,8 @@ def _natural(images: torch.Tensor) -> torch.Tensor:
 
 
 def _affine(images: torch.Tensor) -> torch.Tensor:
+    from torchvision.transforms import v2
+
     out = []
     for image in images:
         paper = [float(v) for v in image[:, 0, 0]]  # the corner: background to fill with
