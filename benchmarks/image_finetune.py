@@ -5,7 +5,7 @@ Each task: 20 characters of one alphabet, drawers 1–5 registered (the classifi
 other 15 drawers' images classified (300 queries). Images at 84 px, grayscale to RGB,
 EfficientNet's ``(x − 127) / 128``. Settings are JSON dicts of ``finetune`` options.
 
-    python benchmarks/image_finetune.py --split evaluation --alphabets Kannada Tifinagh
+    python benchmarks/image_finetune.py --split evaluation --alphabets Kannada Malayalam Tibetan
     python benchmarks/image_finetune.py --split background --alphabets Bengali Korean \\
         --settings '{"loss": "prototypical", "augment": "affine"}'   # choosing on background
 """
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="data root holding omniglot/ (default: $FEWSHOT_DATA)")
     parser.add_argument("--split", choices=["background", "evaluation"], default="evaluation")
-    parser.add_argument("--alphabets", nargs="+", default=["Kannada", "Tifinagh"])
+    parser.add_argument("--alphabets", nargs="+", default=["Kannada", "Malayalam", "Tibetan"])
     parser.add_argument("--settings", nargs="+", default=DEFAULT_SETTINGS)
     parser.add_argument("--image-size", type=int, default=84)
     parser.add_argument("--threads", type=int, default=None)
