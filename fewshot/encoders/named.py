@@ -87,11 +87,18 @@ def rebuild_base(spec: dict[str, Any], **options: Any) -> TorchEncoder:
 
 
 def _sentence_base(spec: dict[str, Any], **options: Any) -> TorchEncoder:
-    from fewshot.encoders.pretrained_text import folder_encoder, folder_sha256, hub_encoder
+    from fewshot.encoders.pretrained_text import (
+        folder_encoder,
+        folder_sha256,
+        hub_encoder,
+        is_sentence_folder,
+        is_transformers_folder,
+    )
 
     folder = Path(spec["path"])
     expected = spec.get("sha256")
-    if folder.is_dir() and (expected is None or folder_sha256(folder) == expected):
+    model = folder.is_dir() and (is_sentence_folder(folder) or is_transformers_folder(folder))
+    if model and (expected is None or folder_sha256(folder) == expected):
         return folder_encoder(folder, **options)
     if isinstance(spec.get("hub"), str):
         encoder = hub_encoder(spec["hub"], **options)

@@ -33,16 +33,21 @@ def is_transformers_folder(path: Path) -> bool:
     return (path / "config.json").is_file() and any((path / f).is_file() for f in WEIGHT_FILES)
 
 
-def folder_sha256(path: Path) -> str:
+def folder_sha256(path: Path, max_files: int = 1000) -> str:
     """One SHA-256 over every file in a model folder (relative names and bytes, sorted),
-    README and hidden files aside: what a checkpoint records of its base."""
+    README and hidden files aside: what a checkpoint records of its base. Symbolic links to
+    folders are not followed, and a folder with more than ``max_files`` files is refused (a
+    checkpoint naming ``/`` must not hash the machine)."""
+    files: list[Path] = []
+    for parent, folders, names in os.walk(path):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in names:
+            if name not in SKIPPED and not name.startswith(".") and Path(parent, name).is_file():
+                files.append(Path(parent, name))
+        if len(files) > max_files:
+            raise InputError(f"{path} holds more than {max_files} files: not a model folder")
     digest = hashlib.sha256()
-    files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file() and p.name not in SKIPPED and not p.name.startswith(".")
-    )
-    for file in files:
+    for file in sorted(files, key=lambda f: f.relative_to(path).as_posix()):
         digest.update(f"{file.relative_to(path).as_posix()}\0".encode())
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):

@@ -111,6 +111,9 @@ def test_tampered_partial_checkpoints_are_refused(tmp_path, effnet, photos):
     rewrite(base_sha256="0" * 64)
     with pytest.raises(StoreFormatError, match="not the network this checkpoint was trained from"):
         fewshot.load_encoder(folder)
+    rewrite(base={"name": "sentence-transformers", "path": "/", "sha256": "0" * 64})
+    with pytest.raises(InputError, match="missing or changed"):  # "/" is never hashed whole
+        fewshot.load_encoder(folder)
     rewrite(base="efficientnet-lite0")
     with pytest.raises(StoreFormatError, match="'base'"):
         fewshot.load_encoder(folder)
