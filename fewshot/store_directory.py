@@ -179,13 +179,30 @@ def _work_dir(root: Path) -> Path:
 
 
 def _remove_stale(root: Path, keep: str) -> None:
-    """Delete earlier snapshots and the work folder: only what fewshot wrote (under the lock)."""
+    """Delete earlier snapshots and the work folder: only what fewshot wrote (under the lock).
+
+    A stale snapshot is first renamed into the work folder, and the work folder's marker is
+    deleted last, so a process killed half-way leaves only marked (or empty) debris that the
+    next save recognises and finishes deleting.
+    """
+    work = root / WORK_DIR
     for entry in root.iterdir():
         if entry.name != keep and is_our_snapshot(entry):
+            with contextlib.suppress(OSError):
+                os.rename(entry, _work_dir(root) / entry.name)
+    if not _is_our_work_dir(work):
+        return
+    for entry in work.iterdir():
+        if entry.name == MARKER_NAME:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
-    work = root / WORK_DIR
-    if _is_our_work_dir(work):
-        shutil.rmtree(work, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+    with contextlib.suppress(OSError):
+        (work / MARKER_NAME).unlink()
+        work.rmdir()
 
 
 def commit_snapshot(

@@ -32,6 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fewshot.encoders.base import TorchEncoder
+from fewshot.encoders.blocks import unpin_eval
+from fewshot.encoders.lineage import mark_base
 from fewshot.errors import InputError
 from fewshot.heads.losses import cosine_pair_loss, supervised_contrastive_loss
 from fewshot.heads.prototypical import PrototypicalHead
@@ -181,6 +183,8 @@ def finetune_text_encoder(
 
     start = time.perf_counter()
     tuned = copy.deepcopy(encoder)
+    unpin_eval(tuned.module)  # blocks a former plan_blocks froze must train here
+    mark_base(tuned)  # fingerprint the pre-trained base: a checkpoint then stores only changes
     trainable = [p for block in transformer_blocks(tuned)[-layers:] for p in block.parameters()]
     rng = random.Random(seed)
     with torch.random.fork_rng(devices=[]):

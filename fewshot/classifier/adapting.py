@@ -3,6 +3,11 @@
 Training and re-embedding never hold the classifier's lock; the classifier swaps the result in
 afterwards (see ``FewShotClassifier.finetune``). Unknown options are refused by name before any
 work starts, so an error raised inside training is a real failure, never re-labelled as bad input.
+
+The encoder path needs every class's raw examples to re-embed them. The classifier keeps
+strings: texts, and images registered as file paths. Images registered as arrays or PIL images
+are not kept (they would hold decoded pixels); ``finetune(examples={label: images})`` passes
+them again, one per registered shot of every label, and the store is rebuilt from them.
 """
 
 from __future__ import annotations
@@ -14,11 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from fewshot.adapt import finetune_text_encoder, train_projection_head, transformer_blocks
+from fewshot.adapt import (
+    finetune_image_encoder,
+    finetune_text_encoder,
+    train_projection_head,
+    transformer_blocks,
+)
 from fewshot.classifier.inputs import Label
 from fewshot.classifier.label_sets import DEFAULT_SET, LabelSets, LocalSets
 from fewshot.classifier.local_catalog import Catalog
-from fewshot.encoders import Encoder, TorchEncoder
+from fewshot.encoders import Encoder, ImagePreprocess, TorchEncoder
+from fewshot.encoders.base import as_input_list
 from fewshot.errors import InputError
 from fewshot.heads.projection import ProjectionHead
 from fewshot.vectors import as_float32_matrix
@@ -26,10 +37,20 @@ from fewshot.vectors import as_float32_matrix
 PARTS = ("auto", "encoder", "head")
 
 
+def is_image_encoder(encoder: Encoder | None) -> bool:
+    """A torch encoder of images (its preprocessing decodes images)."""
+    return isinstance(encoder, TorchEncoder) and (
+        isinstance(encoder.preprocess, ImagePreprocess)
+        or (encoder.preprocess_spec or {}).get("kind") == "image"
+    )
+
+
 def encoder_is_tunable(encoder: Encoder | None) -> bool:
-    """Whether ``finetune(part="encoder")`` applies: a torch text transformer."""
+    """Whether ``finetune(part="encoder")`` applies: a torch text transformer or image encoder."""
     if not isinstance(encoder, TorchEncoder):
         return False
+    if is_image_encoder(encoder):
+        return True
     try:
         transformer_blocks(encoder)
     except InputError:
@@ -58,9 +79,38 @@ def only_set(sets: LabelSets) -> tuple[LocalSets, str, Catalog]:
     return sets, name, catalog
 
 
+def given_examples(
+    options: dict[str, Any], shots: Mapping[Label, np.ndarray]
+) -> dict[Label, list[Any]] | None:
+    """``options["examples"]`` (removed from ``options``), checked: one raw input per
+    registered shot of every registered label; ``None`` when not given."""
+    given = options.pop("examples", None)
+    if given is None:
+        return None
+    if not isinstance(given, Mapping):
+        raise InputError("finetune(examples=...) takes a dict: label → that label's raw inputs")
+    missing = [label for label in shots if label not in given]
+    extra = [label for label in given if label not in shots]
+    if missing or extra:
+        raise InputError(
+            f"finetune(examples=...) must cover exactly the registered labels; missing "
+            f"{missing[:3]}, unknown {extra[:3]}"
+        )
+    out: dict[Label, list[Any]] = {}
+    for label, items in given.items():
+        items = as_input_list(items, f"examples[{label!r}]")
+        if len(items) != len(shots[label]):
+            raise InputError(
+                f"finetune(examples=...): label {label!r} has {len(shots[label])} registered "
+                f"shots but {len(items)} examples were given; pass the inputs it was registered with"
+            )
+        out[label] = items
+    return out
+
+
 def choose_part(part: str, encoder: Encoder | None, incomplete: list[Label]) -> str:
-    """``"encoder"`` or ``"head"``: ``auto`` tunes a text transformer whose examples were all
-    kept, and trains a projection head otherwise."""
+    """``"encoder"`` or ``"head"``: ``auto`` tunes a text transformer or an image encoder whose
+    examples were all kept (or given), and trains a projection head otherwise."""
     if part not in PARTS:
         raise InputError(f"part must be one of {PARTS}, got {part!r}")
     if part == "auto":
@@ -95,7 +145,8 @@ def tune_encoder(
     incomplete: list[Label],
     options: dict[str, Any],
 ) -> tuple[TorchEncoder, Any]:
-    """A fine-tuned copy of a text encoder and the run's report (``adapt.finetune_text_encoder``)."""
+    """A fine-tuned copy of a text or image encoder and the run's report
+    (``adapt.finetune_text_encoder`` / ``adapt.finetune_image_encoder``)."""
     if not isinstance(encoder, TorchEncoder):
         raise InputError(
             "finetune(part='encoder') needs a trainable encoder, but this classifier "
@@ -105,10 +156,14 @@ def tune_encoder(
     if incomplete:
         raise InputError(
             f"finetune needs the raw examples behind every class; {len(incomplete)} class(es) "
-            f"lack some (e.g. {incomplete[0]!r}: loaded from an older save or registered as "
-            "non-text inputs). Register them again, or use finetune(part='head')"
+            f"lack some (e.g. {incomplete[0]!r}: loaded from an older save, or registered as "
+            "arrays or PIL images, which are not kept). Pass them: finetune(examples={label: "
+            "inputs}), register file paths, or use finetune(part='head')"
         )
     options = {"embeddings": dict(shots), **options}  # the frozen start: no extra encoding pass
+    if is_image_encoder(encoder):
+        check_options(finetune_image_encoder, options, "part='encoder', images")
+        return finetune_image_encoder(encoder, examples, **options)
     check_options(finetune_text_encoder, options, "part='encoder'")
     return finetune_text_encoder(encoder, examples, **options)
 
@@ -133,6 +188,10 @@ def adapt(
     options: dict[str, Any],
 ) -> Adapted:
     """Train the chosen part on copies of the classes (no lock held) and rebuild the catalog."""
+    options = dict(options)
+    given = given_examples(options, shots)
+    if given is not None:
+        examples, incomplete = given, []
     part = choose_part(part, encoder, incomplete)
     if len(shots) < 2:
         raise InputError(

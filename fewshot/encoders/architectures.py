@@ -21,6 +21,8 @@ BUILTIN: dict[str, str] = {
     "minilm": "fewshot.encoders.text:build_minilm",
     "torchvision": "fewshot.encoders.torchvision_backbone:build_torchvision",
     "projected": "fewshot.encoders.projected:Projected",
+    "mpnet": "fewshot.encoders.mpnet:build_mpnet",
+    "sentence-transformers": "fewshot.encoders.pretrained_text:build_sentence_transformer",
 }
 _USER: dict[str, Callable[..., nn.Module]] = {}
 

@@ -83,6 +83,7 @@ class TorchEncoder(Encoder):
         architecture: str | None = None,
         architecture_kwargs: dict[str, Any] | None = None,
         preprocess_spec: dict[str, Any] | None = None,
+        base: dict[str, Any] | None = None,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
@@ -97,6 +98,12 @@ class TorchEncoder(Encoder):
         self.architecture = architecture
         self.architecture_kwargs = dict(architecture_kwargs or {})
         self.preprocess_spec = dict(preprocess_spec) if preprocess_spec is not None else None
+        # The pre-trained network this one starts from, as a spec load_encoder rebuilds (None:
+        # no such base), and a SHA-256 per tensor of that base, recorded before anything was
+        # trained: a checkpoint then stores only the tensors that differ from it
+        # (fewshot.encoders.partial).
+        self.base = dict(base) if base is not None else None
+        self.base_fingerprints: dict[str, str] | None = None
         self.device = resolve_device(device)
         self.module.to(self.device)
         if channels_last:

@@ -1,4 +1,9 @@
-"""Encoder checkpoints: ``encoder.json`` (architecture, preprocessing, version) + ``model.safetensors``."""
+"""Encoder checkpoints: ``encoder.json`` (architecture, preprocessing, version) + ``model.safetensors``.
+
+This module is the format and its full form (format 1: every tensor of the network). A partial
+checkpoint (format 2: the pre-trained base by name plus the tensors that changed) is written
+and read by ``fewshot.encoders.partial``; ``fewshot.encoders.saving`` chooses between them.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,15 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from fewshot.durable import (
-    read_json,
-    replace_directory,
-    sha256_file,
-    verify_checksums,
-    write_json_atomic,
-)
+from fewshot.durable import read_json, sha256_file, verify_checksums, write_json_atomic
 from fewshot.encoders.architectures import build_architecture
 from fewshot.encoders.base import TorchEncoder
 from fewshot.encoders.preprocess import ImagePreprocess
 from fewshot.errors import FewShotError, InputError, StoreFormatError
 
 CHECKPOINT_FORMAT = "fewshot.encoder"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # the newest this fewshot reads: 1 full, 2 partial
+FULL_VERSION = 1
 CONFIG_NAME = "encoder.json"
 WEIGHTS_NAME = "model.safetensors"
 
@@ -34,10 +34,9 @@ def is_checkpoint(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / CONFIG_NAME).is_file()
 
 
-def write_checkpoint_files(
-    encoder: TorchEncoder, folder: Path, extra: dict[str, Any] | None = None
-) -> None:
-    """Write the checkpoint files of ``encoder`` into an existing ``folder``."""
+def check_saveable(encoder: Any) -> TorchEncoder:
+    """``encoder`` if a checkpoint can describe it (a registered architecture and a JSON
+    preprocessing), else ``InputError`` naming the fix."""
     if not isinstance(encoder, TorchEncoder) or encoder.architecture is None:
         raise InputError(
             "this encoder cannot be saved: it has no registered architecture. Build it with "
@@ -46,33 +45,34 @@ def write_checkpoint_files(
         )
     if encoder.preprocess_spec is None:
         raise InputError("this encoder cannot be saved: its preprocessing has no JSON spec")
-    save_model(encoder.module, str(folder / WEIGHTS_NAME))
-    config = {
+    return encoder
+
+
+def base_config(
+    encoder: TorchEncoder, version: int, extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The fields every checkpoint's ``encoder.json`` has (``files`` is added by the writer)."""
+    return {
         "format": CHECKPOINT_FORMAT,
-        "format_version": CHECKPOINT_VERSION,
+        "format_version": version,
         "architecture": encoder.architecture,
         "architecture_kwargs": encoder.architecture_kwargs,
         "preprocess": encoder.preprocess_spec,
         "dim": encoder.dim,
         "spec": encoder.spec,
-        "files": {WEIGHTS_NAME: sha256_file(folder / WEIGHTS_NAME)},
         "extra": extra or {},
     }
+
+
+def write_full_files(
+    encoder: TorchEncoder, folder: Path, extra: dict[str, Any] | None = None
+) -> None:
+    """Write a full checkpoint (every tensor, format 1) of ``encoder`` into ``folder``."""
+    check_saveable(encoder)
+    save_model(encoder.module, str(folder / WEIGHTS_NAME))
+    config = base_config(encoder, FULL_VERSION, extra)
+    config["files"] = {WEIGHTS_NAME: sha256_file(folder / WEIGHTS_NAME)}
     write_json_atomic(folder / CONFIG_NAME, config)
-
-
-def save_checkpoint(
-    encoder: TorchEncoder, directory: str | os.PathLike[str], extra: dict[str, Any] | None = None
-) -> Path:
-    """Save ``encoder`` so that ``fewshot.load_encoder(directory)`` rebuilds it; atomic.
-
-    An existing ``directory`` is replaced only if it is empty or an encoder checkpoint.
-    """
-    return replace_directory(
-        directory,
-        lambda folder: write_checkpoint_files(encoder, folder, extra),
-        owned=is_checkpoint,
-    )
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -98,8 +98,24 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise StoreFormatError(f"{path}: field 'files' has no checksum for {WEIGHTS_NAME}")
     if config.get("spec") is not None and not isinstance(config["spec"], dict):
         raise StoreFormatError(f"{path}: field 'spec' must be an object")
+    if version == 2:
+        check_partial_fields(config, path)
     verify_checksums(folder, config["files"], "encoder checkpoint")
     return config
+
+
+def check_partial_fields(config: dict[str, Any], path: Path) -> None:
+    """The fields only a partial checkpoint (format 2) has: its base, blocks, dtype, digest."""
+    if not isinstance(config.get("base"), dict) or not isinstance(config["base"].get("name"), str):
+        raise StoreFormatError(f"{path}: field 'base' must be an object with a 'name'")
+    blocks = config.get("blocks")
+    if not isinstance(blocks, list) or not all(isinstance(b, str) for b in blocks):
+        raise StoreFormatError(f"{path}: field 'blocks' must be a list of block names")
+    if config.get("dtype") not in ("float16", "float32"):
+        raise StoreFormatError(f"{path}: field 'dtype' must be 'float16' or 'float32'")
+    digest = config.get("base_sha256")
+    if not isinstance(digest, str) or len(digest) != 64 or set(digest) - set("0123456789abcdef"):
+        raise StoreFormatError(f"{path}: field 'base_sha256' must be a hex SHA-256")
 
 
 def build_checked(config: dict[str, Any], weights: Path) -> nn.Module:
@@ -131,15 +147,20 @@ def build_checked(config: dict[str, Any], weights: Path) -> nn.Module:
     return build_architecture(config["architecture"], **kwargs)
 
 
-def load_checkpoint(directory: str | os.PathLike[str], **options: Any) -> TorchEncoder:
-    """Rebuild an encoder from a checkpoint directory (every file checked, nothing unpickled)."""
-    folder = Path(directory)
-    config = read_config(folder)
+def load_full(folder: Path, config: dict[str, Any], **options: Any) -> TorchEncoder:
+    """The encoder of a checked full checkpoint (format 1) in ``folder``."""
     module = build_checked(config, folder / WEIGHTS_NAME)
     try:
         load_model(module, str(folder / WEIGHTS_NAME), strict=True, device="cpu")
     except (SafetensorError, RuntimeError) as exc:
         raise StoreFormatError(f"cannot load weights from {folder / WEIGHTS_NAME}: {exc}") from exc
+    return wrap_network(module, config, folder, options)
+
+
+def wrap_network(
+    module: nn.Module, config: dict[str, Any], folder: Path, options: dict[str, Any]
+) -> TorchEncoder:
+    """``module`` as the encoder ``config`` describes (text, image or tensor inputs)."""
     preprocess_spec = config["preprocess"]
     spec = dict(config.get("spec") or {})
     common = dict(
@@ -170,4 +191,4 @@ def load_checkpoint(directory: str | os.PathLike[str], **options: Any) -> TorchE
     raise StoreFormatError(f"{folder / CONFIG_NAME}: unknown preprocessing kind {kind!r}")
 
 
-__all__ = ["is_checkpoint", "load_checkpoint", "save_checkpoint", "write_checkpoint_files"]
+__all__ = ["is_checkpoint", "load_full", "read_config", "write_full_files"]

@@ -54,6 +54,7 @@ def efficientnet_lite0(**options: Any) -> TorchEncoder:
         EFFICIENTNET_LITE_PREPROCESS,
         dim=1280,
         spec={"name": "efficientnet-lite0"},
+        base={"name": "efficientnet-lite0"},
         architecture="efficientnet-lite0",
         architecture_kwargs={"pretrained": False},
         preprocess_spec={"kind": "image", **EFFICIENTNET_LITE_PREPROCESS.to_dict()},

@@ -139,7 +139,15 @@ class ImagePreprocess:
 
     def __call__(self, items: list[Any]) -> torch.Tensor:
         """A list of image-like inputs → float32 tensor ``B×C×size×size``."""
-        arrays = np.stack([self.image_to_array(load_image(item, self.mode)) for item in items])
+        return self.normalise(self.arrays(items))
+
+    def arrays(self, items: list[Any]) -> np.ndarray:
+        """Decoded, resized and cropped inputs as uint8 ``B×size×size(×3)``: a compact cache
+        that ``normalise`` turns into the network's input."""
+        return np.stack([self.image_to_array(load_image(item, self.mode)) for item in items])
+
+    def normalise(self, arrays: np.ndarray) -> torch.Tensor:
+        """uint8 ``B×size×size(×C)`` (from ``arrays``) → float32 ``B×C×size×size``."""
         if arrays.ndim == 3:
             arrays = arrays[..., None]
         batch = torch.from_numpy(arrays).permute(0, 3, 1, 2).float().div_(255.0)

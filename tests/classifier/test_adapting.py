@@ -76,6 +76,11 @@ def test_finetuned_classifier_round_trips(tmp_path: Path, five, tuned) -> None:
     assert np.allclose(loaded.query(texts).scores, clf.query(texts).scores, atol=1e-5)
     assert loaded.encoder.spec["finetuned"] == clf.encoder.spec["finetuned"]
     assert loaded.examples(clf.labels[0]) == clf.examples(clf.labels[0])
+    encoder_dir = next((tmp_path / "store").glob("snapshot-*/encoder"))
+    config = json.loads((encoder_dir / "encoder.json").read_text())  # partial: MiniLM by name
+    assert config["base"] == {"name": "minilm"} and config["dtype"] == "float32"
+    assert config["blocks"] == [f"layer.{i}" for i in range(6)]  # the embeddings stay frozen
+    assert (encoder_dir / "model.safetensors").stat().st_size < 45e6  # the whole is 90 MB
     loaded.finetune(epochs=1, progress=False)  # the kept examples allow tuning again
     assert loaded.labels == clf.labels
 
