@@ -258,6 +258,12 @@ def summarise(runs: list[Run]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="data root holding clinc150/ and banking77/")
+    parser.add_argument(
+        "--encoder",
+        default="minilm",
+        help="encoder to start every method from: a name or a checkpoint folder, such as a "
+        "`fewshot train` run's best/ trained on the other dataset (default: minilm)",
+    )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
     parser.add_argument(
         "--datasets",
@@ -291,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     threads = fewshot.set_num_threads(args.threads)
-    encoder = fewshot.load_encoder("minilm")
+    encoder = fewshot.load_encoder(args.encoder)
     loaders = {"banking77": load_banking77, "clinc150": load_clinc150}
     runs: list[Run] = []
     rejections: list[Rejection] = []
