@@ -82,9 +82,7 @@ def adabn(
         tuned.module.eval()
     settings = {"method": "adabn", "layers": count, "inputs": len(items)}
     previous = encoder.spec.get("finetuned")
-    tuned._spec = {
-        **encoder.spec,
-        "finetuned": {**settings, **({"after": previous} if previous else {})},
-    }
-    tuned._spec.pop("checkpoint", None)
+    spec = {**encoder.spec, "finetuned": {**settings, **({"after": previous} if previous else {})}}
+    spec.pop("checkpoint", None)
+    tuned.spec = spec
     return tuned

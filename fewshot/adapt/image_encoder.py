@@ -170,8 +170,9 @@ def finetune_image_encoder(
         "loss": loss, "train_blocks": plan.train_blocks, "epochs": epochs, "lr": lr,
         "augment": augment_name, "seed": seed,
     }  # fmt: skip
-    tuned._spec = {**encoder.spec, "finetuned": settings}
-    tuned._spec.pop("checkpoint", None)
+    spec = {**encoder.spec, "finetuned": settings}
+    spec.pop("checkpoint", None)
+    tuned.spec = spec
     report = ImageFinetuneReport(
         loss, plan.train_blocks, plan.trained_names, epochs, total, len(items),
         len(examples_by_label), augment_name, cached, time.perf_counter() - start,

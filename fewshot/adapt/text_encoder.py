@@ -232,8 +232,9 @@ def finetune_text_encoder(
             for parameter in tuned.module.parameters():
                 parameter.requires_grad_(False)
     settings = {"loss": loss, "layers": layers, "epochs": epochs, "lr": lr, "seed": seed}
-    tuned._spec = {**encoder.spec, "finetuned": settings}  # saved as a checkpoint, not a name
-    tuned._spec.pop("checkpoint", None)
+    spec = {**encoder.spec, "finetuned": settings}  # saved as a checkpoint, not a name
+    spec.pop("checkpoint", None)
+    tuned.spec = spec
     report = FinetuneReport(
         loss=loss,
         layers=layers,

@@ -116,6 +116,14 @@ class TorchEncoder(Encoder):
     def spec(self) -> dict[str, Any]:
         return dict(self._spec)
 
+    @spec.setter
+    def spec(self, value: dict[str, Any]) -> None:
+        """Replace the JSON description (a copy is kept): e.g. after fine-tuning, so that a save
+        writes the weights instead of a name that would rebuild the untrained network."""
+        if not isinstance(value, dict):
+            raise InputError(f"an encoder spec must be a dict, got {type(value).__name__}")
+        self._spec = dict(value)
+
     def to(self, device: str | torch.device) -> TorchEncoder:
         """Move the network to ``device`` and return self."""
         self.device = resolve_device(device)

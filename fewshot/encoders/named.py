@@ -56,7 +56,7 @@ def shipped_full(key: str, **options: Any) -> TorchEncoder:
             f"the shipped encoder {key!r} is missing from this installation ({folder})"
         )
     encoder = load_full(folder, read_config(folder), **options)
-    encoder._spec = {"name": key}
+    encoder.spec = {"name": key}
     encoder.base = {"name": key}
     return encoder
 

@@ -161,7 +161,7 @@ def load_partial(folder: Path, config: dict[str, Any], **options: Any) -> TorchE
             state[name].copy_(value.to(state[name].dtype))
     encoder.base = dict(config["base"])
     encoder.base_fingerprints = base
-    encoder._spec = {**dict(config.get("spec") or {}), "checkpoint": str(folder.resolve())}
+    encoder.spec = {**dict(config.get("spec") or {}), "checkpoint": str(folder.resolve())}
     return encoder
 
 

@@ -181,6 +181,6 @@ def hub_encoder(name: str, **options: Any) -> TextEncoder:
         except Exception as exc:
             raise InputError(f"cannot download {name!r} from the hub ({exc}): {fix}") from exc
     encoder = folder_encoder(folder, **options)
-    encoder._spec = {**encoder.spec, "hub": name}
-    encoder.base = dict(encoder._spec)
+    encoder.spec = {**encoder.spec, "hub": name}
+    encoder.base = encoder.spec
     return encoder

@@ -84,7 +84,7 @@ def _shipped(key: str, **options: Any) -> Encoder:
     if read_config(folder)["format_version"] == 1:
         return rebuild_base({"name": key}, **options)
     encoder = load_checkpoint(folder, **options)
-    encoder._spec = {"name": key}
+    encoder.spec = {"name": key}
     return encoder
 
 

@@ -40,7 +40,7 @@ def train_a_little(encoder, count, batch) -> fewshot.TorchEncoder:
         loss.backward()
         optimizer.step()
     plan.freeze()
-    tuned._spec = {**tuned.spec, "finetuned": {"test": True}}
+    tuned.spec = {**tuned.spec, "finetuned": {"test": True}}
     return tuned
 
 
