@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from fewshot.classifier import MODES, FewShotClassifier, check_label
+from fewshot.classifier.label_sets import DEFAULT_SET
 from fewshot.encoders.text import TextEncoder
 from fewshot.errors import FewShotError, InputError
 from fewshot.metrics import METRICS
@@ -94,8 +95,11 @@ def _new_store(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_register(args: argparse.Namespace) -> int:
     label = check_label(args.label)  # before any folder is created
     with FewShotClassifier.editing(args.store, **_new_store(args)) as clf:
-        clf.register(label, _read_inputs(clf, args.inputs, args.from_file))
-        shots, classes = clf.num_shots(label), len(clf)
+        clf.register(
+            label, _read_inputs(clf, args.inputs, args.from_file), label_set=args.label_set
+        )
+        shots = clf.num_shots(label, label_set=args.label_set)
+        classes = len(clf.labels_in(args.label_set))
     print(
         json.dumps({"store": str(args.store), "label": label, "shots": shots, "classes": classes})
     )
@@ -107,7 +111,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.threshold is not None:
         clf.threshold = args.threshold
     inputs = _read_inputs(clf, args.inputs, args.from_file)
-    result = clf.query(inputs, k=args.k)
+    result = clf.query(inputs, k=args.k, label_set=args.label_set)
     names = inputs if isinstance(inputs, list) else [f"row {i}" for i in range(len(inputs))]
     for name, labels, scores, rejected in zip(names, result.labels, result.scores, result.rejected):
         record = {
@@ -127,8 +131,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_remove(args: argparse.Namespace) -> int:
     _open_store(args)  # a clear error where there is no store
     with FewShotClassifier.editing(args.store) as clf:
-        clf.remove(args.label)
-        classes = len(clf)
+        clf.remove(args.label, label_set=args.label_set)
+        classes = len(clf.labels_in(args.label_set))
     print(json.dumps({"store": str(args.store), "removed": args.label, "classes": classes}))
     return 0
 
@@ -143,6 +147,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "threshold": clf.threshold,
         "dim": clf.dim,
         "classes": {str(label): clf.num_shots(label) for label in clf.labels},
+        "label_sets": {
+            name: {
+                str(label): clf.num_shots(label, label_set=name) for label in clf.labels_in(name)
+            }
+            for name in clf.label_sets
+        },
     }
     print(json.dumps(info, indent=2, ensure_ascii=False))
     return 0
@@ -154,6 +164,12 @@ def _add_store(parser: argparse.ArgumentParser) -> None:
         required=True,
         metavar="DIR",
         help="directory of the saved classifier (created by register)",
+    )
+    parser.add_argument(
+        "--label-set",
+        default=DEFAULT_SET,
+        metavar="SET",
+        help=f"the group of classes to use: a task or tenant (default: {DEFAULT_SET})",
     )
 
 

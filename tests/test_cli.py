@@ -193,3 +193,20 @@ def test_bad_labels_and_thresholds_exit_2_and_leave_no_folder(tmp_path):
     assert not store.exists()
     assert main([*new, "--label", "a", vectors]) == 0
     assert main(["predict", "--store", str(store), "--threshold", "inf", vectors]) == 2
+
+
+def test_label_sets_from_the_command_line(tmp_path, capsys):
+    store = str(tmp_path / "store")
+    for name, row in (("a", 0), ("b", 1)):
+        np.save(tmp_path / f"{name}.npy", np.eye(4)[row : row + 1])
+    base = ["register", "--store", store, "--encoder", "features"]
+    assert main([*base, "--label", "a", str(tmp_path / "a.npy")]) == 0
+    assert main([*base, "--label-set", "tenant-2", "--label", "b", str(tmp_path / "b.npy")]) == 0
+    capsys.readouterr()
+    assert (
+        main(["predict", "--store", store, "--label-set", "tenant-2", str(tmp_path / "a.npy")]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["label"] == "b"  # only tenant-2's classes
+    assert main(["info", "--store", store]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["label_sets"] == {"default": {"a": 1}, "tenant-2": {"b": 1}}
