@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fewshot.errors import InputError, StoreFormatError, StoreWriteError
 
 TEMP_PREFIX = ".tmp-"
@@ -150,6 +152,22 @@ def write_durably(folder: Path, write: Callable[[Path], None]) -> None:
         if isinstance(exc, StoreWriteError):
             raise
         raise StoreWriteError(f"could not write {folder.parent}: {exc.strerror or exc}") from exc
+
+
+def save_npy_best_effort(path: Path, array: np.ndarray) -> bool:
+    """Write a cache array (``.npy``, never pickled) atomically; ``False`` instead of an error
+    when it cannot be written (a read-only or full cache only costs recomputing it)."""
+    temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(temp, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+        os.replace(temp, path)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        return False
 
 
 def check_path_argument(directory: object, argument: str = "directory") -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from fewshot.data.sources import DatasetError
+from fewshot.durable import save_npy_best_effort
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 DISK_VERSION = 1
@@ -149,15 +149,5 @@ class DecodeCache:
 
     def _to_disk(self, key: str, array: np.ndarray) -> None:
         path = self._disk_path(key)
-        if path is None:
-            return
-        tmp = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.part")
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, array, allow_pickle=False)
-            os.replace(tmp, path)
-        except OSError:  # a read-only or full cache only costs a re-decode next time
-            if tmp is not None and os.path.exists(tmp):
-                os.remove(tmp)
+        if path is not None:  # a read-only or full cache only costs a re-decode next time
+            save_npy_best_effort(path, array)

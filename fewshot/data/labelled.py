@@ -8,8 +8,6 @@ Samplers only need ``labels`` and ``class_names``; items are returned untouched.
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
 import os
 from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from fewshot.data.rows import read_csv_rows, read_json_rows
 from fewshot.errors import InputError
 
 
@@ -118,17 +117,8 @@ class LabelledData:
         cls, path: str | os.PathLike, text_column: str = "text", label_column: str = "label"
     ) -> LabelledData:
         """From a CSV file with a header; items are the ``text_column`` strings."""
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            for col, arg in ((text_column, "text_column"), (label_column, "label_column")):
-                if col not in header:
-                    raise ValueError(
-                        f"LabelledData.from_csv: `{arg}`={col!r} is not a column of {path}; "
-                        f"columns: {header}"
-                    )
-            rows = list(reader)
-        return cls([r[text_column] for r in rows], [r[label_column] for r in rows])
+        rows = read_csv_rows(Path(path), [text_column, label_column])
+        return cls([r[text_column] for _, r in rows], [r[label_column] for _, r in rows])
 
     @classmethod
     def from_json(
@@ -142,25 +132,8 @@ class LabelledData:
 
         ``section`` picks one list out of a top-level object (e.g. ``"train"``).
         """
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if isinstance(data, dict):
-            if section is None or section not in data:
-                raise ValueError(
-                    f"LabelledData.from_json: {path} holds an object; "
-                    f"pass `section` as one of {sorted(data)}"
-                )
-            data = data[section]
-        if not isinstance(data, list) or not data:
-            raise ValueError(f"LabelledData.from_json: expected a non-empty list of rows in {path}")
-        if isinstance(data[0], dict):
-            missing = [k for k in (text_key, label_key) if k not in data[0]]
-            if missing:
-                raise ValueError(
-                    f"LabelledData.from_json: keys {missing} not in the rows of {path}; "
-                    f"keys: {sorted(data[0])}"
-                )
-            return cls([r[text_key] for r in data], [r[label_key] for r in data])
-        return cls.from_pairs(data)
+        rows = read_json_rows(Path(path), text_key, label_key, None, section)
+        return cls([r[text_key] for _, r in rows], [_plain(r[label_key]) for _, r in rows])
 
     @classmethod
     def from_any(cls, data: Any, labels: Sequence[Hashable] | None = None) -> LabelledData:

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fewshot.durable import save_npy_best_effort
+
 BACKGROUND_URL = (
     "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/images_background.zip"
 )
@@ -128,7 +130,7 @@ def load_zip(zip_path: Path, stem: str, size: int, cache: Path) -> tuple[np.ndar
             images = np.empty((len(pngs), size, size), dtype=np.uint8)
             for i, name in enumerate(pngs):
                 images[i] = decode_png(zf.read(name), size)
-            _atomic_save(npy, images)
+            save_npy_best_effort(npy, images)
     result = (images, [p.removesuffix(".png") for p in pngs])
     _MEMORY[key] = result
     return result
@@ -145,14 +147,3 @@ def decode_png(data: bytes, size: int) -> np.ndarray:
         if gray.size != (size, size):
             gray = gray.resize((size, size), Image.Resampling.BILINEAR)
         return np.asarray(gray, dtype=np.uint8)
-
-
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.part")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache only costs a re-decode next time
-        pass

@@ -8,14 +8,12 @@ each class a group (e.g. a domain) for within-group episodes.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 from fewshot.data.dataset import FewShotDataset
 from fewshot.data.labelled import LabelledData
+from fewshot.data.rows import read_csv_rows, read_json_rows
 from fewshot.data.sources import DatasetError, DatasetNotFoundError
 
 TEXT_SUFFIXES = (".csv", ".json")
@@ -39,9 +37,9 @@ def load_text_rows(
         raise DatasetNotFoundError(f"{file} does not exist; pass a .csv or .json file of text rows")
     suffix = file.suffix.lower()
     if suffix == ".csv":
-        rows = _csv_rows(file, [c for c in (text_column, label_column, group_column) if c])
+        rows = read_csv_rows(file, [c for c in (text_column, label_column, group_column) if c])
     elif suffix == ".json":
-        rows = _json_rows(file, text_column, label_column, group_column, section)
+        rows = read_json_rows(file, text_column, label_column, group_column, section)
     else:
         raise DatasetError(f"{file}: text rows must be a .csv or .json file, not {suffix!r}")
     texts: list[str] = []
@@ -71,51 +69,3 @@ def load_text_rows(
         class_groups=[groups[c] for c in data.class_names] if group_column else None,
         info={"dataset": "text-rows", "path": file.name, **({"section": section} if section else {})},
     )  # fmt: skip
-
-
-def _csv_rows(file: Path, needed: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    try:
-        with open(file, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = list(reader.fieldnames or [])
-            _require_columns(file, header, needed)
-            return [(f"line {i}", row) for i, row in enumerate(reader, start=2)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{file} is not a readable UTF-8 CSV ({exc}); save it as UTF-8") from exc
-
-
-def _json_rows(
-    file: Path, text: str, label: str, group: str | None, section: str | None
-) -> list[tuple[str, dict[str, Any]]]:
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{file} is not valid UTF-8 JSON ({exc})") from exc
-    if isinstance(data, dict):
-        if section is None or section not in data:
-            raise DatasetError(
-                f"{file} holds an object of lists {sorted(data)[:8]}; choose one with "
-                f"section= (--split on the command line){'' if section is None else f', not {section!r}'}"
-            )
-        data = data[section]
-    if not isinstance(data, list) or not data:
-        raise DatasetError(f"{file}: expected a non-empty list of rows")
-    if all(isinstance(r, list) and len(r) == 2 for r in data):
-        return [(f"row {i}", {text: r[0], label: r[1]}) for i, r in enumerate(data)]
-    if not all(isinstance(r, dict) for r in data):
-        raise DatasetError(
-            f"{file}: rows must all be objects ({{{text!r}: ..., {label!r}: ...}}) or all "
-            "[text, label] pairs"
-        )
-    _require_columns(file, sorted(data[0]), [c for c in (text, label, group) if c])
-    return [(f"row {i}", r) for i, r in enumerate(data)]
-
-
-def _require_columns(file: Path, header: list[str], needed: list[str]) -> None:
-    flags = {0: "--text-column", 1: "--label-column", 2: "--group-column"}
-    for position, column in enumerate(needed):
-        if column not in header:
-            raise DatasetError(
-                f"{file} has no column {column!r} (columns: {header}); name the right one with "
-                f"{flags.get(position, 'a flag')} (or the matching keyword of load_dataset)"
-            )
