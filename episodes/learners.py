@@ -29,7 +29,9 @@ class TrainingEpisode:
     """One episode for ``EpisodeLearner``: ``x`` prefix activations of N·K support then N·Q
     query items, ``ns`` = N·K, episode labels ``support_labels`` (N·K,) and ``query_labels``
     (N·Q,), the ``task`` key, siamese ``pairs`` ``(first (P,), second (P,), same (P,))`` rows
-    of x, and DANN's ``target`` activations with the reversal strength ``lam``."""
+    of x, DANN's ``target`` activations with the reversal strength ``lam``, and the ``seed``
+    of torch's generator for this episode's forward pass (dropout), so that an episode is
+    computed alike in one process or under DDP."""
 
     x: Any
     ns: int
@@ -39,6 +41,7 @@ class TrainingEpisode:
     pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
     target: Any = None
     lam: float = 0.0
+    seed: int | None = None
 
     @property
     def items(self) -> int:

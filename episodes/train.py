@@ -61,6 +61,8 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     losses, accs = [], []
     for batch in batches:
+        if getattr(batch, "seed", None) is not None:
+            torch.manual_seed(batch.seed)  # dropout masks follow the episode, not the process
         with autocast() if autocast is not None else torch.enable_grad():
             loss, acc = learner(*batch) if isinstance(batch, tuple) else learner(batch)
         (loss / len(batches)).backward()  # exact halving: equal to DDP's average of two ranks

@@ -154,7 +154,7 @@ def task_of(setup: Setup, i: int) -> Task:
         return tasks[0]
     if setup.config.task_sampling == "round-robin":
         return tasks[i % len(tasks)]
-    sizes = np.array([len(t.training.sampler._classes) for t in tasks], dtype=float)
+    sizes = np.array([t.training.sampler.n_classes for t in tasks], dtype=float)
     rng = np.random.default_rng([setup.config.seed, 4, i])
     return tasks[int(rng.choice(len(tasks), p=sizes / sizes.sum()))]
 
@@ -172,6 +172,7 @@ def training_episode(setup: Setup, i: int, device: torch.device) -> TrainingEpis
     episode = TrainingEpisode(
         x, len(s_idx), torch.as_tensor(ep.support_labels(), device=device),
         torch.as_tensor(ep.query_labels(), device=device), task.key,
+        seed=(config.seed * 1_000_003 + i) ^ 0x5EED,
     )  # fmt: skip
     if config.head == "siamese":
         episode.pairs = siamese_pairs(ep, np.random.default_rng([config.seed, 3, i]), device)
