@@ -3,8 +3,8 @@ the later blocks of a pre-trained network, valid while nothing random happens be
 
 ``Activations(feeder, plan, cache)`` gives the activations the trained blocks start from:
 ``plan.prefix(feeder.batch(indices, generator))``, or, with a ``PrefixCache``, the stored
-float16 rows of items already seen and the prefix of the others, computed on first use (a
-30-episode run pays only for the items it draws). Images store ``(C, h, w)`` maps (or ``(d,)``
+float16 rows of items already seen and the prefix of the others, computed on first use in fixed
+blocks of items (a 30-episode run pays only for the blocks it draws from). Images store ``(C, h, w)`` maps (or ``(d,)``
 embeddings when no block is trained); texts store each item's hidden states ``(T_i, H)``
 without padding, re-padded per batch into a ``TokenStates``. The cache is refused, with a log
 line, when it would exceed its byte budget.
@@ -31,7 +31,7 @@ class PrefixCache:
 
     def __init__(
         self, needed: np.ndarray, n_items: int, budget: int, log: Log, name: str,
-        chunk: int = 64, channels_last: bool = True,
+        chunk: int = 32, channels_last: bool = True,
     ) -> None:  # fmt: skip
         needed = np.unique(np.asarray(needed, dtype=np.int64))
         self.row = np.full(n_items, -1, dtype=np.int64)
@@ -51,9 +51,12 @@ class PrefixCache:
         if not self.enabled:
             return compute(indices)
         rows = self.row[np.asarray(indices, dtype=np.int64)]
-        missing = np.unique(rows[~self.filled[rows]])
-        for start in range(0, missing.size, self.chunk):
-            part = missing[start : start + self.chunk]
+        # Items are computed in fixed blocks of ``chunk`` rows, whichever item asks first: an
+        # item's stored activation never depends on the batch it arrived in (batch shapes and
+        # padding change the float rounding), so runs agree however episodes are split over
+        # processes or steps.
+        for block in np.unique(rows[~self.filled[rows]] // self.chunk).tolist():
+            part = np.arange(block * self.chunk, min((block + 1) * self.chunk, self.items.size))
             self._put(part, compute(self.items[part]))
             if not self.enabled:
                 return compute(indices)
