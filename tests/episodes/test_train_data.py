@@ -1,4 +1,4 @@
-"""`fewshot train --data` on a user's own data, through what the user runs: DESIGN §2's two
+"""`fewshot train --data` on a user's own data, through what the user runs: the README's two
 commands on a real image folder and on a real text CSV (RUN/best is a partial checkpoint that
 `fewshot evaluate` scores), class splits that never read the novel classes, held-out
 validation that adapts to small data with a log line, several tasks at once, and resume."""
@@ -23,13 +23,13 @@ SHAPE = ["--ways", "5", "--shots", "1", "--queries", "5"]
 
 
 def design_train(data: Path, init: str, run: Path) -> list[str]:
-    """DESIGN §2's training command, word for word."""
+    """The README's training command, word for word."""
     return ["train", "--data", str(data), "--init", init, "--train-blocks", "1", *SHAPE,
             "--episodes", "30", "--seed", "0", "--out", str(run)]  # fmt: skip
 
 
 def design_evaluate(data: Path, run: Path, report: Path) -> list[str]:
-    """DESIGN §2's evaluation command, word for word."""
+    """The README's evaluation command, word for word."""
     return ["evaluate", "--data", str(data), "--encoder", str(run / "best"), *SHAPE,
             "--episodes", "60", "--seed", "0", "--out", str(report)]  # fmt: skip
 

@@ -85,9 +85,14 @@ def test_cached_image_activations_equal_the_frozen_blocks(effnet, glyph_folder):
     cached, direct = Activations(feeder, plan, cache), Activations(feeder, plan, None)
     picks = np.array([5, 1, 5, 30])
     first = cached(picks)
-    assert cache.filled.sum() == 3 and first.shape[0] == 4  # each item computed once
+    assert cache.filled.sum() == 32 and first.shape[0] == 4  # their fixed block of 32, once
     torch.testing.assert_close(first, direct(picks), atol=2e-3, rtol=2e-3)  # stored in float16
     torch.testing.assert_close(cached(picks), first, atol=0, rtol=0)
+    # asked in another order and other company, every item is stored bit for bit the same
+    other = PrefixCache(np.arange(40), len(data), 2**30, print, "glyphs")
+    Activations(feeder, plan, other)(np.array([31, 39]))
+    assert other.filled.sum() == 40
+    torch.testing.assert_close(Activations(feeder, plan, other)(picks), first, atol=0, rtol=0)
 
 
 def test_cached_text_states_give_the_same_embeddings(minilm, ticket_csv):
