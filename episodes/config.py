@@ -29,9 +29,28 @@ class TrainConfig:
     selection signal for new alphabets); else ``holdout_drawers`` (the last drawers of every
     training class: new drawings of known characters; no evaluation alphabet is ever read).
 
-    Transfer: ``init`` starts from a trained encoder (shipped name or checkpoint folder) instead
-    of ``backbone``; ``freeze_stages`` freezes its first blocks; ``projection`` freezes all of it
-    and trains only a linear projection to that many dimensions (see ``episodes.transfer``).
+    Data (``episodes.tasks``): ``data`` lists the labelled sources, one task each (None: the
+    Omniglot ``split`` above); a folder, a CSV/JSON of text rows (``text_column``,
+    ``label_column``, ``group_column``) or ``omniglot`` / ``clinc150`` / ``banking77``. A class
+    split (``classes`` file, or seeded ``split_fractions``, ``split_by_group``) trains on base
+    and validates on val classes; without one, ``holdout_fraction`` of every class's examples
+    (or of its sources, or a named dataset's own val split) are validated on. Several tasks are
+    drawn ``task_sampling`` (``round-robin`` or ``proportional`` to their classes).
+
+    Transfer: ``init`` starts from any ``fewshot.load_encoder`` source instead of ``backbone``;
+    ``train_blocks`` (N, ``"all"`` or 0) trains its last N blocks (``episodes.trunk``), 0 only
+    a linear projection on its frozen features; ``freeze_stages`` (freeze the first N) and
+    ``projection`` (freeze all, project to that many dimensions) are the older spellings.
+    ``image_size``: None is 28 for Conv-4 / ResNet-12 and the encoder's own size otherwise.
+    ``augment``: ``auto`` (affine for drawn, grayscale data; ``natural`` crops and flips for
+    photos), ``affine``, ``natural`` or ``none`` (then the frozen prefix is cached, within
+    ``cache_mb``); True / False are ``auto`` / ``none``. ``memory_mb``: decoded images kept
+    resident on the device (more are decoded per episode through a bounded cache).
+
+    Heads: ``head`` is ``prototypical`` (``metric``; cosine has a learnable scale) or
+    ``siamese`` (balanced same/different pairs from each episode). Domain adaptation:
+    ``target_data`` (unlabelled inputs of the target domain) adds DANN's domain loss, times
+    ``dann_weight``.
 
     Stopping: ``max_minutes`` (wall clock) or ``stop_at`` (an episode) end the run early, with
     a validation, while the learning-rate schedule still follows ``episodes``.
@@ -45,7 +64,7 @@ class TrainConfig:
     out: str
     split: str = "background"
     val_split: str | None = None
-    image_size: int = 28
+    image_size: int | None = None
     rotations: bool = True
     backbone: str = "conv4"
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -60,7 +79,7 @@ class TrainConfig:
     lr_gamma: float = 0.5
     weight_decay: float = 0.0
     within_alphabet: float = 0.0
-    augment: bool = True
+    augment: bool | str = "auto"
     holdout_drawers: int = 4
     val_alphabets: int = 0
     val_way: int = 20
@@ -82,9 +101,27 @@ class TrainConfig:
     init: str | None = None
     freeze_stages: int = 0
     projection: int | None = None
+    data: list[str] | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    group_column: str | None = None
+    classes: str | None = None
+    split_fractions: list[float] | None = None
+    split_seed: int = 0
+    split_by_group: bool = False
+    holdout_fraction: float = 0.2
+    train_blocks: int | str | None = None
+    head: str = "prototypical"
+    target_data: str | None = None
+    dann_weight: float = 1.0
+    task_sampling: str = "round-robin"
+    memory_mb: int = 1024
+    cache_mb: int = 2048
+    batch_size: int = 64
 
     def __post_init__(self) -> None:
         self.metric = get_metric(self.metric).name
+        check_transfer_fields(self)
         if not self.val_split and self.val_alphabets < 0:
             raise InputError(
                 f"train: val_alphabets (--val-alphabets) must be >= 0, got {self.val_alphabets}; "
@@ -111,6 +148,57 @@ class TrainConfig:
                 "train: projection (--projection) freezes the whole encoder and trains only the "
                 "projection; drop `freeze_stages` (--freeze-stages)"
             )
+
+
+AUGMENTATIONS = ("auto", "affine", "natural", "none")
+HEADS = ("prototypical", "siamese")
+TASK_SAMPLING = ("round-robin", "proportional")
+
+
+def check_transfer_fields(config: TrainConfig) -> None:
+    """Normalise and check the data, transfer and head settings (see ``TrainConfig``)."""
+    if isinstance(config.augment, bool):  # the older switch: --no-augment
+        config.augment = "auto" if config.augment else "none"
+    if isinstance(config.train_blocks, str) and config.train_blocks.strip().isdigit():
+        config.train_blocks = int(config.train_blocks)
+    choices = (("augment", AUGMENTATIONS), ("head", HEADS), ("task_sampling", TASK_SAMPLING))
+    for name, allowed in choices:
+        if getattr(config, name) not in allowed:
+            flag = "--" + name.replace("_", "-")
+            raise InputError(
+                f"train: {name} ({flag}) must be one of {', '.join(allowed)}, got "
+                f"{getattr(config, name)!r}"
+            )
+    if config.train_blocks is not None and config.freeze_stages:
+        raise InputError(
+            "train: train_blocks (--train-blocks) and freeze_stages (--freeze-stages) both say "
+            "which blocks learn; keep one of them"
+        )
+    if config.projection and config.train_blocks not in (None, 0):
+        raise InputError(
+            "train: projection (--projection) trains only a projection on frozen features, "
+            f"which is --train-blocks 0, not {config.train_blocks!r}; drop one of them"
+        )
+    if config.classes is not None and config.split_fractions is not None:
+        raise InputError(
+            "train: give either a classes file (--classes) or split fractions "
+            "(--split-fractions), not both"
+        )
+    if (config.classes or config.split_fractions) and not config.data:
+        raise InputError(
+            "train: a class split (--classes / --split-fractions) needs the data it splits: "
+            "pass --data PATH_OR_NAME (e.g. --data omniglot)"
+        )
+    if not 0.0 < config.holdout_fraction < 1.0:
+        raise InputError(
+            f"train: holdout_fraction (--holdout-fraction) must be in (0, 1), got "
+            f"{config.holdout_fraction}"
+        )
+    for name in ("memory_mb", "cache_mb", "batch_size"):
+        if getattr(config, name) < (1 if name == "batch_size" else 0):
+            raise InputError(f"train: {name} (--{name.replace('_', '-')}) must be positive")
+    if config.data is not None and not config.data:
+        raise InputError("train: data (--data) lists no source; pass at least one")
 
 
 @dataclass(frozen=True)

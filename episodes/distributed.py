@@ -102,7 +102,7 @@ class EpisodeLearner(nn.Module):
         return self.head.episode_loss(z[:ns], s_lab, z[ns:], q_lab)
 
 
-def wrap(learner: EpisodeLearner, world: World, device: torch.device) -> nn.Module:
+def wrap(learner: nn.Module, world: World, device: torch.device) -> nn.Module:
     """``learner`` itself for one process; DistributedDataParallel around it otherwise."""
     if world.size == 1:
         return learner

@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from episodes.augment import random_affine
+from episodes.config import TrainConfig
+from episodes.sampler import EpisodeSampler
 from fewshot.data.omniglot import Omniglot
 from fewshot.encoders.omniglot import ink
 
@@ -25,6 +28,10 @@ class DeviceImages:
 
     def batch(self, indices: np.ndarray) -> torch.Tensor:
         """Images of dataset examples ``indices`` (B,), rotated as their classes are."""
+        return ink(self.raw(indices))
+
+    def raw(self, indices: np.ndarray) -> torch.Tensor:
+        """uint8 images (B, S, S) of dataset examples ``indices``, rotated, ink 0 / paper 255."""
         idx = np.asarray(indices, dtype=np.int64)
         src = torch.from_numpy(self.image_index[idx]).to(self.device, non_blocking=True)
         images = self.base[src]
@@ -34,4 +41,26 @@ class DeviceImages:
             if sel.size:
                 at = torch.from_numpy(sel).to(self.device, non_blocking=True)
                 images[at] = torch.rot90(images[at], k, dims=(1, 2))
-        return ink(images)
+        return images
+
+
+def episode_batch(
+    sampler: EpisodeSampler, i: int, positions: np.ndarray, images: DeviceImages,
+    config: TrainConfig,
+) -> tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Omniglot episode ``i`` as tensors for the one-network ``distributed.EpisodeLearner``
+    (benchmarks use it): ``(x (N·K + N·Q, 1, S, S) support then query, N·K, support_labels
+    (N·K,), query_labels (N·Q,))``, affine-augmented unless ``config.augment`` is ``none``.
+
+    ``positions`` maps the sampler's example numbers to dataset indices (a subset's rows).
+    """
+    ep = sampler[i]
+    s_idx, q_idx = positions[ep.support.ravel()], positions[ep.query.ravel()]
+    x = images.batch(np.concatenate([s_idx, q_idx]))
+    if config.augment not in (False, "none"):
+        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + i)
+        x = random_affine(x, gen)
+    device = images.device
+    s_lab = torch.as_tensor(ep.support_labels(), device=device)
+    q_lab = torch.as_tensor(ep.query_labels(), device=device)
+    return x, len(s_idx), s_lab, q_lab

@@ -20,17 +20,20 @@ from fewshot.encoders import save_checkpoint, wrap_module
 from fewshot.encoders.backbones import build_backbone, network_stages
 from fewshot.encoders.omniglot import omniglot_preprocess
 
+CONV_SIZE = 28  # the image side of Conv-4 / ResNet-12 runs that do not name one
+
 
 def build_model(
     config: TrainConfig,
 ) -> tuple[torch.nn.Module, str, dict[str, Any], list[torch.nn.Module]]:
     """The network to train: (module, architecture name, its kwargs, its frozen stages)."""
     if config.init:
-        model, architecture, kwargs = initial_backbone(config.init, config.image_size)
+        model, architecture, kwargs = initial_backbone(config.init, config.image_size or CONV_SIZE)
     else:
         architecture, kwargs = config.backbone, dict(config.backbone_kwargs)
         if architecture == "conv4":
-            kwargs = {"in_channels": 1, "hidden": 64, "image_size": config.image_size, **kwargs}
+            kwargs = {"in_channels": 1, "hidden": 64, "image_size": config.image_size or CONV_SIZE}
+            kwargs |= dict(config.backbone_kwargs)
         else:
             kwargs = {"in_channels": 1, **kwargs}
         model = build_backbone(architecture, **kwargs)
@@ -66,7 +69,7 @@ def save_encoder(
     module = module.to(memory_format=torch.contiguous_format)
     encoder = wrap_module(
         module,
-        preprocess=omniglot_preprocess(config.image_size),
+        preprocess=omniglot_preprocess(config.image_size or CONV_SIZE),
         architecture=architecture,
         architecture_kwargs=kwargs,
         name=f"omniglot-{architecture}",

@@ -143,6 +143,11 @@ class EpisodeSampler:
     def __len__(self) -> int:
         return self.n_episodes
 
+    @property
+    def n_classes(self) -> int:
+        """Classes with at least one example: those episodes are drawn from."""
+        return int(self._classes.size)
+
     def __iter__(self) -> Iterator[Episode]:
         for i in range(self.n_episodes):
             yield self[i]

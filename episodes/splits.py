@@ -11,6 +11,7 @@ training episodes over the base classes, validation over the val classes, never 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -38,19 +39,26 @@ class EpisodeSource(Generic[D]):
 def data_options(config: TrainConfig) -> dict[str, Any]:
     """The ``Omniglot`` keyword arguments every split of a run is read with."""
     return {
-        "image_size": config.image_size,
+        "image_size": config.image_size or 28,
         "cache_dir": config.cache_dir,
         "alphabets": config.alphabets,
         "download": config.download,
     }
 
 
+def omniglot_folder(root: str) -> str:
+    """The folder holding Omniglot's zips: ``root`` itself or its ``omniglot/``."""
+    path = Path(root)
+    return str(path if (path / "images_background.zip").is_file() else path / "omniglot")
+
+
 def load_training_set(config: TrainConfig) -> Omniglot:
     """``config.split``, with 90/180/270° rotations as classes when ``config.rotations``."""
+    root = omniglot_folder(config.data_root)
     if config.split.startswith("vinyals"):  # the split files list their rotations
-        return Omniglot(config.data_root, config.split, **data_options(config))
+        return Omniglot(root, config.split, **data_options(config))
     rotations = (0, 90, 180, 270) if config.rotations else (0,)
-    return Omniglot(config.data_root, config.split, rotations=rotations, **data_options(config))
+    return Omniglot(root, config.split, rotations=rotations, **data_options(config))
 
 
 def validation_split(
@@ -60,7 +68,9 @@ def validation_split(
     over ``train_set`` and ``val_set`` of the examples each side may use (``val_split``, held-out
     alphabets, or held-out drawers, in that order of precedence)."""
     if config.val_split:
-        val_set = Omniglot(config.data_root, config.val_split, **data_options(config))
+        val_set = Omniglot(
+            omniglot_folder(config.data_root), config.val_split, **data_options(config)
+        )
         return val_set, np.ones(len(train_set), bool), np.ones(len(val_set), bool)
     if config.val_alphabets:
         names = sorted(set(train_set.class_groups))

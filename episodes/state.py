@@ -17,6 +17,7 @@ renames leaves tensors and JSON of different episodes, which ``load_state`` refu
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,10 +62,15 @@ def save_state(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     progress: Progress,
+    model_keys: Collection[str] | None = None,
 ) -> None:
-    """Write the training state after ``progress.episode`` episodes to ``folder``."""
+    """Write the training state after ``progress.episode`` episodes to ``folder``;
+    ``model_keys`` limits the network's tensors to those (the trained blocks of a large
+    pre-trained network: the frozen ones are rebuilt from its base on resume)."""
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = model.state_dict()
+    names = state if model_keys is None else [k for k in state if k in set(model_keys)]
+    tensors = {f"model.{k}": state[k].detach().cpu().contiguous() for k in names}
     tensors |= {f"head.{k}": v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
     opt = optimizer.state_dict()
     for pid, st in opt["state"].items():
@@ -89,9 +95,11 @@ def load_state(
     head: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
+    model_keys: Collection[str] | None = None,
 ) -> Progress:
-    """Restore ``model``, ``head``, ``optimizer`` and ``scheduler`` from ``folder`` in place;
-    returns the run's progress."""
+    """Restore ``model``, ``head``, ``optimizer`` and ``scheduler`` from ``folder`` in place
+    (of the network only ``model_keys`` when given, as ``save_state`` wrote them); returns the
+    run's progress."""
     meta = read_json(folder / META, "training state")
     if meta.get("version") != STATE_VERSION:
         raise StoreFormatError(
@@ -107,7 +115,13 @@ def load_state(
             f"{folder}: the tensors are from episode {saved_at} but {META} from episode "
             f"{meta['episode']} (a save was interrupted); start a new run in another --out folder"
         )
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    mine = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    if model_keys is not None and set(mine) != set(model_keys):
+        raise StoreFormatError(
+            f"{folder}: the saved network's trained tensors are not this run's; resume with the "
+            "same --init and --train-blocks, or start a new run in another --out folder"
+        )
+    model.load_state_dict(mine, strict=model_keys is None)
     head.load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("head.")})
     state: dict[int, dict[str, torch.Tensor]] = {}
     for k, v in tensors.items():

@@ -1,16 +1,21 @@
-"""The prototypical-network training loop on Omniglot episodes, on CPU or GPU.
+"""The episodic training loop, for any data, network, head and number of tasks, on CPU or GPU.
 
-``train(config)`` validates the untrained network, then runs ``config.episodes`` training
-steps: ``episode_batch`` gathers an episode's images (N·K + N·Q, 1, S, S) from the device and
-augments them, ``train_step`` embeds them and takes one Adam step on the prototypical loss.
-Every ``val_every`` episodes it scores the fixed validation episodes (``validate``), keeps the
-best network as a ``fewshot.load_encoder`` checkpoint (``<out>/best``) and saves the training
-state (``<out>/state``, see ``episodes.state``) so that ``resume=True`` continues exactly.
+``train(config)`` builds the run (``episodes.train_setup``: trunk, tasks, feeders, heads),
+validates the untrained network, then runs ``config.episodes`` training episodes: each is drawn
+by ``training_episode`` (its task's sampler, augmentation seeded by episode, the frozen prefix
+cached when nothing random happens below the trained blocks) and ``train_step`` takes one Adam
+step on the loss of this rank's episodes (prototypical or siamese, plus DANN's domain loss).
+Every ``val_every`` episodes it scores every task's fixed validation episodes, prints one JSON
+line, keeps the best network (by the mean over tasks) as a ``fewshot.load_encoder`` checkpoint
+(``<out>/best``, with ``head.safetensors`` for a siamese head) and saves the training state
+(``<out>/state``, see ``episodes.state``) so that ``resume=True`` continues exactly. Under
+``torchrun`` rank r takes its episodes of each step and rank 0 writes (``episodes.distributed``).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -20,10 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from episodes.augment import random_affine
 from episodes.config import TrainConfig
 from episodes.distributed import (
-    EpisodeLearner,
     World,
     agree,
     barrier,
@@ -33,14 +36,12 @@ from episodes.distributed import (
     stop_world,
     wrap,
 )
-from episodes.images import DeviceImages
-from episodes.network import build_model, embed, save_encoder
-from episodes.sampler import EpisodeSampler
-from episodes.splits import episode_sources
+from episodes.head_files import HEAD_FILE, save_head
+from episodes.images import episode_batch
 from episodes.state import Progress, has_state, load_state, save_state
-from episodes.transfer import set_training
+from episodes.train_setup import Setup, prepare, training_episode
 from fewshot.errors import InputError
-from fewshot.heads import PrototypicalHead
+from fewshot.heads import Head
 from fewshot.progress import progress_bar
 from fewshot.runtime import resolve_device
 
@@ -49,38 +50,21 @@ __all__ = ["TrainConfig", "episode_batch", "train", "train_step", "validate"]
 LOSS_WINDOW = 50  # training episodes averaged into the progress bar's loss and accuracy
 
 
-def episode_batch(
-    sampler: EpisodeSampler, i: int, positions: np.ndarray, images: DeviceImages,
-    config: TrainConfig,
-) -> tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]:  # fmt: skip
-    """Training episode ``i`` as tensors: ``(x (N·K + N·Q, 1, S, S) support then query,
-    N·K, support_labels (N·K,), query_labels (N·Q,))``, augmented when ``config.augment``.
-
-    ``positions`` maps the sampler's example numbers to dataset indices (a subset's rows).
-    """
-    ep = sampler[i]
-    s_idx, q_idx = positions[ep.support.ravel()], positions[ep.query.ravel()]
-    x = images.batch(np.concatenate([s_idx, q_idx]))
-    if config.augment:
-        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + i)
-        x = random_affine(x, gen)
-    device = images.device
-    s_lab = torch.as_tensor(ep.support_labels(), device=device)
-    q_lab = torch.as_tensor(ep.query_labels(), device=device)
-    return x, len(s_idx), s_lab, q_lab
-
-
 def train_step(
-    learner: torch.nn.Module, optimizer: torch.optim.Optimizer,
-    batches: Sequence[tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]],
+    learner: torch.nn.Module, optimizer: torch.optim.Optimizer, batches: Sequence[Any],
+    autocast: Any = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """One optimiser step averaging the gradients of ``batches`` (this rank's episodes, each
-    ``(x, ns, support_labels, query_labels)`` as from ``episode_batch``); under DDP the average
-    also spans every rank. Returns the mean ``(loss, accuracy)`` of these episodes."""
+    """One optimiser step averaging the gradients of ``batches`` (this rank's episodes:
+    ``TrainingEpisode`` objects, or ``(x, ns, support_labels, query_labels)`` tuples for the
+    older ``EpisodeLearner``); under DDP the average also spans every rank. Returns the mean
+    ``(loss, accuracy)`` of these episodes."""
     optimizer.zero_grad(set_to_none=True)
     losses, accs = [], []
-    for x, ns, s_lab, q_lab in batches:
-        loss, acc = learner(x, ns, s_lab, q_lab)
+    for batch in batches:
+        if getattr(batch, "seed", None) is not None:
+            torch.manual_seed(batch.seed)  # dropout masks follow the episode, not the process
+        with autocast() if autocast is not None else torch.enable_grad():
+            loss, acc = learner(*batch) if isinstance(batch, tuple) else learner(batch)
         (loss / len(batches)).backward()  # exact halving: equal to DDP's average of two ranks
         losses.append(loss.detach())
         accs.append(acc.detach())
@@ -88,37 +72,30 @@ def train_step(
     return torch.stack(losses).mean(), torch.stack(accs).mean()
 
 
-@torch.no_grad()
-def validate(
-    model: torch.nn.Module, head: PrototypicalHead, images: DeviceImages,
-    sampler: EpisodeSampler, positions: np.ndarray, config: TrainConfig,
-    frozen: Sequence[torch.nn.Module] = (),
-) -> float:  # fmt: skip
-    """Mean query accuracy over the fixed validation episodes (no augmentation); restores the
-    network's training mode, frozen stages staying in eval mode."""
-    was = model.training
-    model.eval()
-    accs = []
-    for ep in sampler:
-        s_idx, q_idx = positions[ep.support.ravel()], positions[ep.query.ravel()]
-        z = embed(model, images.batch(np.concatenate([s_idx, q_idx])), config)
-        ns = len(s_idx)
-        s_lab = torch.as_tensor(ep.support_labels(), device=z.device)
-        logits = head(z[ns:], head.prototypes(z[:ns], s_lab))
-        accs.append((logits.argmax(1).cpu().numpy() == ep.query_labels()).mean())
-    set_training(model, was, frozen)
-    return float(np.mean(accs))
+def validate(setup: Setup) -> dict[str, float]:
+    """Mean query accuracy over each task's fixed validation episodes (no augmentation), by
+    task name; the trained blocks go back to training mode afterwards."""
+    setup.trunk.train(False)
+    try:
+        size = setup.config.batch_size
+        return {
+            v.task.name: v.score(setup.embed, setup.heads[v.task.key], size, setup.autocast)
+            for v in setup.validation
+        }
+    finally:
+        setup.trunk.train(True)
 
 
 def train(
     config: TrainConfig, resume: bool = False, progress: bool | None = None
 ) -> dict[str, Any]:
-    """Train a ProtoNet backbone; returns the summary also written to ``<out>/summary.json``:
-    best validation accuracy, episodes done, whether it stopped early, training seconds,
-    images/s, device and the validation history.
+    """Train; returns the summary also written to ``<out>/summary.json``: best validation
+    accuracy (per task too), episodes done, whether it stopped early, training seconds,
+    items/s, device, world size, what was trained and how, and the validation history.
 
     ``resume``: continue from ``<out>/state`` if it exists. ``progress``: show a progress bar
-    (``None``: unless ``FEWSHOT_PROGRESS=0``). Each validation prints one JSON line.
+    (``None``: unless ``FEWSHOT_PROGRESS=0``). Each validation prints one JSON line; decisions
+    (adapted shapes, augmentation, caching) are logged on stderr.
     """
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,6 +106,24 @@ def train(
         return _train(config, world, device, out, resume, progress if world.main else False)
     finally:
         stop_world(world)
+
+
+def _log(world: World) -> Any:
+    def log(line: str) -> None:
+        if world.main:
+            print(f"train: {line}", file=sys.stderr, flush=True)
+
+    return log
+
+
+def _save_best(setup: Setup, config: TrainConfig, folder: Path, info: dict[str, Any]) -> None:
+    setup.trunk.save(folder, config, info)
+    if config.head == "siamese":
+        for n, task in enumerate(setup.tasks):
+            name = HEAD_FILE if n == 0 else f"head-{task.name}.safetensors"
+            head = setup.heads[task.key]
+            assert isinstance(head, Head)
+            save_head(head, folder / name)
 
 
 def _train(
@@ -142,51 +137,44 @@ def _train(
             f"({world.size} processes × {config.episodes_per_step} episodes per step)"
         )
     torch.manual_seed(config.seed)
-    training, validation = episode_sources(config)
-    images = DeviceImages(training.dataset, device)
-    val_images = (
-        images
-        if validation.dataset is training.dataset
-        else DeviceImages(validation.dataset, device)
-    )
-
-    model, architecture, kwargs, frozen = build_model(config)
-    model.to(device)
-    if config.channels_last:
-        model.to(memory_format=torch.channels_last)
-    head = PrototypicalHead(config.metric).to(device)
-    params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
+    setup, config = prepare(config, device, _log(world), progress)
+    params = [p for p in setup.learner.parameters() if p.requires_grad]
     if not params:
         raise InputError(
             f"train: freeze_stages={config.freeze_stages} (--freeze-stages) freezes the whole "
             "network and the head has no parameters: nothing to train; freeze fewer stages, "
             "or score the encoder as it is with `fewshot evaluate`"
         )
-    learner = wrap(EpisodeLearner(model, head, lambda m, x: embed(m, x, config)), world, device)
+    learner = wrap(setup.learner, world, device)
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     step_size = max(1, config.lr_step // per_step)  # lr_step counts episodes
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size, config.lr_gamma)
-
-    def score() -> float:
-        return validate(
-            model, head, val_images, validation.sampler, validation.positions, config, frozen
-        )
+    network, others, keys = setup.state_modules()
 
     state_dir = out / "state"
     run = Progress()
     if resume and has_state(state_dir):
-        run = load_state(state_dir, model, head, optimizer, scheduler)
+        run = load_state(state_dir, network, others, optimizer, scheduler, keys)
+
+    def record(episode: int, lr: float, elapsed: float) -> dict[str, Any]:
+        scores = validate(setup)
+        entry: dict[str, Any] = {"episode": episode, "val_acc": float(np.mean(list(scores.values()))),
+                 "lr": lr, "elapsed_s": round(elapsed, 1)}  # fmt: skip
+        if len(scores) > 1:
+            entry["val_acc_per_task"] = scores
+        if setup.learner.last_domain_accuracy is not None:
+            entry["domain_acc"] = round(float(setup.learner.last_domain_accuracy), 4)
+        run.history.append(entry)
+        return entry
+
     if world.main:
         (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
         if run.episode == 0 and not run.history:  # the untrained baseline: every run shows its gain
-            run.history.append(
-                {"episode": 0, "val_acc": score(), "lr": config.lr, "elapsed_s": 0.0}
-            )
-            print(json.dumps(run.history[-1]), flush=True)
+            print(json.dumps(record(0, config.lr, 0.0)), flush=True)
     barrier(world)
     elapsed_before = run.history[-1]["elapsed_s"] if run.history else 0.0  # wall clock carries on
     t0 = time.perf_counter()
-    set_training(model, True, frozen)
+    setup.trunk.train(True)
     steps = config.episodes // per_step
     bar = progress_bar(range(run.episode // per_step, steps), desc="train", enabled=progress)
     running = []
@@ -196,13 +184,13 @@ def _train(
         tick = time.perf_counter()
         first = step * per_step + mine
         batches = [
-            episode_batch(training.sampler, i, training.positions, images, config)
+            training_episode(setup, i, device)
             for i in range(first, first + config.episodes_per_step)
         ]
-        loss, acc = train_step(learner, optimizer, batches)
+        loss, acc = train_step(learner, optimizer, batches, setup.autocast)
         scheduler.step()
         running.append((loss, acc))
-        run.images_seen += world.size * sum(batch[0].shape[0] for batch in batches)
+        run.images_seen += world.size * sum(batch.items for batch in batches)
         if len(running) == LOSS_WINDOW or step + 1 == steps:
             vals = torch.stack([torch.stack(r) for r in running]).mean(0).tolist()
             bar.set_postfix(loss=f"{vals[0]:.3f}", acc=f"{vals[1]:.3f}")
@@ -215,25 +203,27 @@ def _train(
         crossed = done // config.val_every > (done - per_step) // config.val_every
         if crossed or step + 1 == steps or out_of_time:
             if world.main:
-                val_acc = score()
-                record = {"episode": done, "val_acc": val_acc, "lr": scheduler.get_last_lr()[0],
-                          "elapsed_s": round(elapsed_before + time.perf_counter() - t0, 1)}  # fmt: skip
-                run.history.append(record)
-                bar.write(json.dumps(record))
-                if val_acc > run.best_val:
-                    run.best_val = val_acc
-                    info = {"episode": done, "val_acc": val_acc}
-                    save_encoder(model, architecture, kwargs, config, out / "best", info)
-                save_state(state_dir, model, head, optimizer, scheduler, run)
+                entry = record(done, float(scheduler.get_last_lr()[0]),
+                               elapsed_before + time.perf_counter() - t0)  # fmt: skip
+                bar.write(json.dumps(entry))
+                if entry["val_acc"] > run.best_val:
+                    run.best_val = entry["val_acc"]
+                    info = {"episode": done, "val_acc": entry["val_acc"]}
+                    _save_best(setup, config, out / "best", info)
+                save_state(state_dir, network, others, optimizer, scheduler, run, keys)
             barrier(world)
         if out_of_time:
             stopped_early = done < steps * per_step
             break
     bar.close()
-    ranks = gather(world, {"rank": world.rank, "parameters_sha256": parameters_sha256(model),
+    ranks = gather(world, {"rank": world.rank, "parameters_sha256": parameters_sha256(network),
                            "first_episode": mine, "episodes_per_step": per_step})  # fmt: skip
+    best = max(run.history[1:] or run.history or [{}], key=lambda h: h.get("val_acc", 0.0))
     summary = {
         "best_val_acc": run.best_val,
+        "best_val_acc_per_task": best.get(
+            "val_acc_per_task", {setup.tasks[0].name: best.get("val_acc")}
+        ),
         "episodes_done": run.history[-1]["episode"] if run.history else run.episode,
         "stopped_early": stopped_early,
         "train_seconds": round(run.train_seconds, 1),  # all segments of a resumed run together
@@ -244,6 +234,7 @@ def _train(
         "world_size": world.size,
         "episodes_per_step": per_step,
         "ranks": ranks,
+        **setup.info,
         "history": run.history,
     }
     if world.main:

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from fewshot.encoders import TorchEncoder, build_architecture, load_encoder
+from fewshot.encoders import Encoder, TorchEncoder, build_architecture, load_encoder
 from fewshot.encoders.backbones import network_stages
 from fewshot.encoders.projected import Projected
 from fewshot.errors import InputError
@@ -21,10 +21,13 @@ from fewshot.errors import InputError
 TRANSFERABLE = ("conv4", "resnet12")  # Omniglot-input backbones (one channel, any size)
 
 
-def initial_backbone(source: str, image_size: int) -> tuple[nn.Module, str, dict[str, Any]]:
-    """The network of encoder ``source`` (shipped name or checkpoint folder), for ``image_size``
-    inputs; returns (module, architecture name, its keyword arguments)."""
-    encoder = load_encoder(source, device="cpu")
+def initial_backbone(
+    source: str | Encoder, image_size: int
+) -> tuple[nn.Module, str, dict[str, Any]]:
+    """The network of encoder ``source`` (shipped name, checkpoint folder, or the encoder
+    itself), for ``image_size`` inputs; returns (module, architecture name, its kwargs)."""
+    encoder = source if isinstance(source, Encoder) else load_encoder(source, device="cpu")
+    source = source if isinstance(source, str) else str(encoder.spec.get("name", encoder.spec))
     architecture = getattr(encoder, "architecture", None)
     if not isinstance(encoder, TorchEncoder) or architecture not in TRANSFERABLE:
         raise InputError(

@@ -13,6 +13,11 @@ BatchNorm statistics included), then overlays the stored tensors. Nothing is unp
 Stored tensors are float16 where the per-family measurement in ``FP16_SAFE`` showed embeddings
 agree with float32 (cosine ≥ 0.999 on real inputs, ``benchmarks/partial_checkpoints.py``), and
 float32 otherwise; ``dtype=`` forces either.
+
+Two things may differ from the base and are recorded in ``encoder.json``: the image
+preprocessing (a network trained at 84 px keeps its 84-px ``preprocess``, applied on load), and
+a linear ``projection`` on top of the frozen or fine-tuned base (``Projected.around``: the
+head-only form of transfer), stored as the tensors ``projection.weight`` / ``projection.bias``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from fewshot.encoders.checkpoint import (
 )
 from fewshot.encoders.lineage import changed_tensors, digest_of, fingerprints
 from fewshot.encoders.named import rebuild_base
+from fewshot.encoders.preprocess import ImagePreprocess
+from fewshot.encoders.projected import Projected
 from fewshot.errors import InputError, StoreFormatError
 
 PARTIAL_VERSION = 2
@@ -42,6 +49,7 @@ DTYPES = ("auto", "float16", "float32")
 #: Base names whose fine-tuned tensors kept embedding cosine ≥ 0.999 against float32 when
 #: stored in float16 (benchmarks/results/partial_checkpoints.json); others stay float32.
 FP16_SAFE = frozenset({"efficientnet-lite0", "minilm"})
+PROJECTION = ("projection.weight", "projection.bias")
 _SAFETENSORS_DTYPES = {"F16": torch.float16, "F32": torch.float32, "I64": torch.int64}
 
 
@@ -73,17 +81,18 @@ def write_partial_files(
     if encoder.base is None:
         raise InputError("this encoder has no pre-trained base: save a full checkpoint")
     chosen = choose_dtype(dtype, encoder)
+    network, projection = _split(encoder)
     base = encoder.base_fingerprints
     if base is None:
         base = fingerprints(rebuild_base(dict(encoder.base), device="cpu").module)
-    state = encoder.module.state_dict()
+    state = network.state_dict()
     if set(state) != set(base):
         raise InputError(
             "this encoder's network no longer has the tensors of its pre-trained base; save a "
             "full checkpoint: save_checkpoint(encoder, directory, partial=False)"
         )
-    changed = changed_tensors(encoder.module, base)
-    owner = block_names(encoder.module)
+    changed = changed_tensors(network, base)
+    owner = block_names(network)
     stray = [name for name in changed if name not in owner]
     if stray:
         raise InputError(
@@ -91,16 +100,34 @@ def write_partial_files(
             "checkpoint: save_checkpoint(encoder, directory, partial=False)"
         )
     tensors = {name: _stored(state[name], chosen) for name in changed}
-    save_file(tensors, str(folder / WEIGHTS_NAME))
+    blocks = sorted({owner[name] for name in changed}, key=list(owner.values()).index)
     config = base_config(encoder, PARTIAL_VERSION, extra)
+    if projection is not None:
+        tensors |= {name: _stored(value, chosen) for name, value in zip(
+            PROJECTION, (projection.weight, projection.bias), strict=True)}  # fmt: skip
+        kwargs = encoder.architecture_kwargs
+        config.update(
+            architecture=kwargs["base"], architecture_kwargs=kwargs["base_kwargs"],
+            projection={"in_dim": projection.in_features, "out_dim": projection.out_features},
+        )  # fmt: skip
+        blocks.append("projection")
+    save_file(tensors, str(folder / WEIGHTS_NAME))
     config.update(
         base=encoder.base,
-        blocks=sorted({owner[name] for name in changed}, key=list(owner.values()).index),
+        blocks=blocks,
         dtype=chosen,
         base_sha256=digest_of(base, [name for name in state if name not in tensors]),
         files={WEIGHTS_NAME: sha256_file(folder / WEIGHTS_NAME)},
     )
     write_json_atomic(folder / CONFIG_NAME, config)
+
+
+def _split(encoder: TorchEncoder) -> tuple[torch.nn.Module, torch.nn.Linear | None]:
+    """The pre-trained network and the projection on top of it (None when there is none)."""
+    module = encoder.module
+    if isinstance(module, Projected) and encoder.architecture == "projected":
+        return module.base, module.projection
+    return module, None
 
 
 def _stored(tensor: torch.Tensor, dtype: str) -> torch.Tensor:
@@ -116,13 +143,21 @@ def load_partial(folder: Path, config: dict[str, Any], **options: Any) -> TorchE
     """Rebuild the base ``config`` names and overlay the checkpoint's tensors (all checked)."""
     path = folder / CONFIG_NAME
     encoder = rebuild_base(dict(config["base"]), **options)
+    projection = config.get("projection")
+    if projection is not None and not (
+        isinstance(projection, dict)
+        and all(isinstance(projection.get(k), int) and projection[k] > 0 for k in ("in_dim", "out_dim"))
+        and projection["out_dim"] == config["dim"]
+    ):  # fmt: skip
+        raise StoreFormatError(f"{path}: field 'projection' must be {{in_dim, out_dim}} of 'dim'")
     rebuilt = {
         "architecture": encoder.architecture,
         "preprocess": encoder.preprocess_spec,
         "dim": encoder.dim,
     }
+    stored_fields = {**config, "dim": projection["in_dim"] if projection else config["dim"]}
     for field, mine in rebuilt.items():
-        if config[field] != mine:
+        if stored_fields[field] != mine and not _other_image_size(field, stored_fields, mine):
             raise StoreFormatError(
                 f"{path}: field {field!r} does not match the rebuilt base {config['base']}"
             )
@@ -138,6 +173,8 @@ def load_partial(folder: Path, config: dict[str, Any], **options: Any) -> TorchE
     except (SafetensorError, OSError) as exc:
         raise StoreFormatError(f"cannot read {weights}: {exc}") from exc
     for name, (shape, kind) in shapes.items():
+        if projection is not None and name in PROJECTION and "projection" in listed:
+            continue  # checked when the projection is built below
         if name not in state or owner.get(name) not in listed:
             raise StoreFormatError(f"{weights}: {name!r} is not a tensor of the listed blocks")
         target = state[name]
@@ -158,11 +195,56 @@ def load_partial(folder: Path, config: dict[str, Any], **options: Any) -> TorchE
         raise StoreFormatError(f"cannot load {weights}: {exc}") from exc
     with torch.no_grad():
         for name, value in stored.items():
-            state[name].copy_(value.to(state[name].dtype))
+            if name not in PROJECTION or projection is None:
+                state[name].copy_(value.to(state[name].dtype))
     encoder.base = dict(config["base"])
     encoder.base_fingerprints = base
+    if config["preprocess"] != encoder.preprocess_spec:  # an image size trained at
+        fields = {k: v for k, v in config["preprocess"].items() if k != "kind"}
+        encoder.preprocess = ImagePreprocess.from_dict(fields)
+        encoder.preprocess_spec = dict(config["preprocess"])
+    if projection is not None:
+        _add_projection(encoder, projection, stored, weights)
     encoder.spec = {**dict(config.get("spec") or {}), "checkpoint": str(folder.resolve())}
     return encoder
+
+
+def _other_image_size(field: str, config: dict[str, Any], mine: Any) -> bool:
+    """Whether ``config`` differs from the rebuilt base only in an image preprocessing (the
+    size a network was trained at), which the checkpoint then brings along."""
+    theirs = config[field]
+    if field != "preprocess" or not isinstance(theirs, dict) or not isinstance(mine, dict):
+        return False
+    if theirs.get("kind") != "image" or mine.get("kind") != "image":
+        return False
+    try:
+        ImagePreprocess.from_dict({k: v for k, v in theirs.items() if k != "kind"})
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _add_projection(
+    encoder: TorchEncoder, projection: dict[str, int], stored: dict[str, torch.Tensor],
+    weights: Path,
+) -> None:  # fmt: skip
+    """Put the stored linear projection on top of ``encoder``'s rebuilt network."""
+    linear = torch.nn.Linear(projection["in_dim"], projection["out_dim"])
+    try:
+        linear.load_state_dict(
+            {"weight": stored[PROJECTION[0]].float(), "bias": stored[PROJECTION[1]].float()}
+        )
+    except (KeyError, RuntimeError) as exc:
+        raise StoreFormatError(
+            f"{weights}: the projection's tensors are missing or misshapen"
+        ) from exc
+    base_kwargs = {"base": encoder.architecture, "base_kwargs": encoder.architecture_kwargs}
+    module = Projected.around(encoder.module, linear.to(encoder.device))
+    module.eval().requires_grad_(False)
+    encoder.module = module
+    encoder.dim = projection["out_dim"]
+    encoder.architecture = "projected"
+    encoder.architecture_kwargs = {**base_kwargs, **projection}
 
 
 def _allowed(target: torch.Tensor) -> tuple[torch.dtype, ...]:

@@ -24,6 +24,18 @@ class Projected(nn.Module):
         self.projection = nn.Linear(int(in_dim), out_dim)
         self.out_dim = out_dim
 
+    @classmethod
+    def around(cls, base: nn.Module, projection: nn.Linear) -> Projected:
+        """``projection`` on top of an existing network ``base`` (shared, not copied): the
+        head-only form of transfer on a pre-trained encoder, whose partial checkpoint stores
+        the base by name (``fewshot.encoders.partial``)."""
+        wrapper = cls.__new__(cls)
+        nn.Module.__init__(wrapper)
+        wrapper.base = base
+        wrapper.projection = projection
+        wrapper.out_dim = int(projection.out_features)
+        return wrapper
+
     def stages(self) -> list[nn.Module]:
         """The base's stages, then the projection (transfer training freezes a prefix of them)."""
         stages = getattr(self.base, "stages", None)

@@ -62,9 +62,10 @@ class TextEncoder(TorchEncoder):
     """A sentence encoder: strings → embeddings; batches are sorted by length to limit padding."""
 
     def __init__(self, module: nn.Module, **options: Any) -> None:
-        if not isinstance(module, SentenceEmbedding):
+        sentences = getattr(module, "base", module)  # a Projected puts a linear map on top
+        if not isinstance(sentences, SentenceEmbedding):
             raise InputError(f"TextEncoder wraps a SentenceEmbedding, got {type(module).__name__}")
-        self.sentences = module
+        self.sentences = sentences
         super().__init__(module, self._tokenize, **options)
 
     def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:

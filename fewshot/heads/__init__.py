@@ -2,6 +2,7 @@
 
 from fewshot.heads.base import Head
 from fewshot.heads.build import HEADS, build_head
+from fewshot.heads.domain import DomainClassifier, dann_lambda, grad_reverse
 from fewshot.heads.losses import (
     contrastive_loss,
     cosine_pair_loss,
@@ -17,6 +18,7 @@ from fewshot.heads.transforms import CL2N, Identity, L2Normalize, build_transfor
 __all__ = [
     "CL2N",
     "HEADS",
+    "DomainClassifier",
     "Head",
     "Identity",
     "L2Normalize",
@@ -27,6 +29,8 @@ __all__ = [
     "build_transform",
     "contrastive_loss",
     "cosine_pair_loss",
+    "dann_lambda",
+    "grad_reverse",
     "prototypes",
     "prototypical_loss",
     "siamese_loss",

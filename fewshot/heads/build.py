@@ -6,6 +6,7 @@ from typing import Any
 
 from fewshot.errors import InputError
 from fewshot.heads.base import Head
+from fewshot.heads.domain import DomainClassifier
 from fewshot.heads.projection import ProjectionHead
 from fewshot.heads.prototypical import PrototypicalHead
 from fewshot.heads.siamese import SiameseHead
@@ -14,6 +15,7 @@ HEADS: dict[str, type[Head]] = {
     "prototypical": PrototypicalHead,
     "siamese": SiameseHead,
     "projection": ProjectionHead,
+    "domain": DomainClassifier,
 }
 
 

@@ -55,3 +55,27 @@ def test_torchrun_two_processes_equal_one_process_averaging_two_episodes(
     assert ranks[0]["parameters_sha256"] == ranks[1]["parameters_sha256"]
     assert ranks[0]["parameters_sha256"] == single["ranks"][0]["parameters_sha256"]
     assert distributed["episodes_done"] == 8 and (two / "best" / "encoder.json").is_file()
+
+
+def test_torchrun_trains_a_pretrained_encoder_on_a_csv_as_one_process_would(ticket_csv, tmp_path):
+    """The whole transfer path under torchrun: MiniLM's last layer (dropout seeded per episode),
+    a siamese head, DANN on unlabelled texts, a cached frozen prefix, data from a CSV."""
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    launcher = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
+    common = [
+        "train", "--data", str(ticket_csv), "--init", "minilm", "--train-blocks", "1",
+        "--head", "siamese", "--target-data", str(ticket_csv), "--ways", "4", "--shots", "1",
+        "--queries", "2", "--episodes", "4", "--val-every", "4", "--val-episodes", "3",
+        "--seed", "3", "--threads", "1", "--quiet",
+    ]  # fmt: skip
+    two, one = tmp_path / "two", tmp_path / "one"
+    run([*launcher, "--standalone", "--nproc_per_node=2", "-m", "episodes", *common,
+         "--out", str(two)])  # fmt: skip
+    run([sys.executable, "-m", "episodes", *common, "--out", str(one), "--episodes-per-step", "2"])
+    distributed = json.loads((two / "summary.json").read_text())
+    single = json.loads((one / "summary.json").read_text())
+    assert distributed["world_size"] == 2 and distributed["cached_prefix"]
+    hashes = {r["parameters_sha256"] for r in distributed["ranks"] + single["ranks"]}
+    assert len(hashes) == 1  # both ranks, and one process averaging the same two episodes
+    assert (two / "best" / "head.safetensors").is_file()
+    assert json.loads((two / "best" / "encoder.json").read_text())["blocks"] == ["layer.5"]

@@ -1,0 +1,183 @@
+"""How much of a pre-trained network to fine-tune: train runs (``fewshot train``) and their scores
+(``fewshot evaluate``, ``benchmarks/text_methods.py``), accuracy against CPU minutes.
+
+Each plan is a list of training rows (extra ``train`` flags over the plan's common ones) and the
+evaluations every row gets. Runs live in ``--runs`` (default ``runs/<plan>``); a row whose run
+finished is not trained again and an evaluation already in the JSON is not run again, so an
+interrupted sweep continues where it stopped (``--max-minutes`` bounds each training run).
+
+    python benchmarks/transfer_runs.py omniglot-efficientnet   # ImageNet → Omniglot, 20-way 1-shot
+    python benchmarks/transfer_runs.py intents-minilm          # CLINC150 ↔ BANKING77, 10-shot
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import RESULTS, load_average, machine, write_json
+
+OMNIGLOT_TRAIN = ["--data", "omniglot", "--init", "efficientnet-lite0", "--image-size", "84",
+                  "--ways", "20", "--shots", "1", "--queries", "5", "--val-alphabets", "5",
+                  "--val-ways", "20", "--val-shots", "1", "--val-episodes", "100", "--seed", "0"]  # fmt: skip
+OMNIGLOT_EVAL = ["--ways", "20", "--shots", "1", "--queries", "1", "--seed", "0",
+                 "--image-size", "84"]  # fmt: skip
+INTENT_TRAIN = ["--init", "minilm", "--ways", "20", "--shots", "5", "--queries", "5",
+                "--holdout-fraction", "0.1", "--val-ways", "20", "--val-shots", "5",
+                "--val-episodes", "50", "--seed", "0"]  # fmt: skip
+
+PLANS: dict[str, dict[str, Any]] = {
+    "omniglot-efficientnet": {
+        "train": OMNIGLOT_TRAIN,
+        "rows": {
+            "head only": ["--train-blocks", "0", "--episodes", "600"],
+            "last 2 blocks": ["--train-blocks", "2", "--episodes", "600"],
+            "last 5 blocks": ["--train-blocks", "5", "--episodes", "600"],
+            "all blocks": ["--train-blocks", "all", "--episodes", "600"],
+        },
+        "frozen": "efficientnet-lite0",
+        "evaluations": {
+            "random drawers": [
+                "evaluate",
+                *OMNIGLOT_EVAL,
+                "--within-alphabet",
+                "--episodes",
+                "400",
+            ],
+            "Lake drawer pairs": [
+                "evaluate",
+                *OMNIGLOT_EVAL,
+                "--protocol",
+                "lake",
+                "--runs",
+                "400",
+            ],
+        },
+    },
+    "intents-minilm": {
+        "train": INTENT_TRAIN,
+        "rows": {
+            "CLINC150 → last 2 layers": [
+                "--data",
+                "clinc150:train",
+                "--train-blocks",
+                "2",
+                "--episodes",
+                "400",
+            ],
+            "BANKING77 → last 2 layers": [
+                "--data",
+                "banking77:train",
+                "--train-blocks",
+                "2",
+                "--episodes",
+                "400",
+            ],
+            "both (multi-task) → last 2 layers": [
+                "--data",
+                "clinc150:train",
+                "--data",
+                "banking77:train",
+                "--train-blocks",
+                "2",
+                "--episodes",
+                "400",
+            ],
+        },
+        "frozen": "minilm",
+        "evaluations": {
+            "BANKING77 10-shot": ["text_methods", "--datasets", "banking77"],
+            "CLINC150 10-shot": ["text_methods", "--datasets", "clinc150"],
+        },
+    },
+}
+
+
+def run(command: list[str], log: Path) -> None:
+    """Run ``command``; its output goes to ``log``; a failure stops the sweep naming the log."""
+    with log.open("a") as out:
+        out.write("$ " + " ".join(command) + "\n")
+        out.flush()
+        if subprocess.run(command, stdout=out, stderr=subprocess.STDOUT).returncode:
+            sys.exit(f"failed: {' '.join(command)} (see {log})")
+
+
+def evaluate(encoder: str, spec: list[str], folder: Path, log: Path, args: Any) -> dict[str, Any]:
+    """Score ``encoder`` with one evaluation spec; the report's accuracy and its command."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if spec[0] == "text_methods":
+        name = f"transfer_{folder.parent.name}_{folder.name}"
+        command = [sys.executable, "benchmarks/text_methods.py", "--encoder", encoder,
+                   "--methods", *args.text_methods, "--shots", "10", "--draws", "5",
+                   "--finetune-draws", str(args.finetune_draws), "--name", name, *spec[1:]]  # fmt: skip
+        run(command, log)
+        report = json.loads((RESULTS / f"{name}.json").read_text())
+        return {"command": " ".join(command), "summary": report["summary"]}
+    out = folder / "report.json"
+    command = [sys.executable, "-m", "episodes", *spec[:1], "--encoder", encoder, *spec[1:],
+               "--out", str(out)]  # fmt: skip
+    run(command, log)
+    report = json.loads(out.read_text())
+    return {"command": " ".join(command), "accuracy": report["accuracy"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("plan", choices=sorted(PLANS))
+    p.add_argument("--runs", type=Path, default=None, help="run folders (default runs/<plan>)")
+    p.add_argument("--only", nargs="+", default=None, help="rows to run (default all + frozen)")
+    p.add_argument("--max-minutes", type=float, default=None, help="per training run")
+    p.add_argument("--text-methods", nargs="+", default=["prototype", "head"])
+    p.add_argument("--finetune-draws", type=int, default=2)
+    p.add_argument("--name", default=None, help="results JSON name (default transfer_<plan>)")
+    args = p.parse_args()
+    plan = PLANS[args.plan]
+    runs = args.runs or Path("runs") / args.plan
+    runs.mkdir(parents=True, exist_ok=True)
+    name = args.name or "transfer_" + args.plan.replace("-", "_")
+    path = RESULTS / f"{name}.json"
+    results: dict[str, Any] = json.loads(path.read_text())["rows"] if path.exists() else {}
+    log = runs / "sweep.log"
+    rows = {"frozen": None, **plan["rows"]}
+    for label, extra in rows.items():
+        if args.only and label not in args.only:
+            continue
+        row = results.setdefault(label, {})
+        slug = label.split(" →")[0].replace(" ", "-").replace("(", "").replace(")", "")
+        folder = runs / (slug + ("-" + "-".join(extra[-3:]) if extra else ""))
+        encoder = plan["frozen"]
+        if extra is not None:
+            train = [sys.executable, "-m", "episodes", "train", *plan["train"], *extra,
+                     "--out", str(folder), "--quiet"]  # fmt: skip
+            if args.max_minutes:
+                train += ["--max-minutes", str(args.max_minutes)]
+            summary_file = folder / "summary.json"
+            if "train" not in row:
+                start = time.time()
+                run([*train, "--resume"], log)
+                summary = json.loads(summary_file.read_text())
+                row["train"] = {
+                    "command": " ".join(train),
+                    "cpu_minutes": round(summary.get("train_seconds", 0) / 60, 2),
+                    "wall_minutes": round((time.time() - start) / 60, 2),
+                    "episodes_done": summary.get("episodes_done"),
+                    "best_val_accuracy": summary.get("best_val_acc"),
+                }
+            encoder = str(folder / "best")
+        for evaluation, spec in plan["evaluations"].items():
+            if evaluation not in row:
+                row[evaluation] = evaluate(encoder, spec, folder / "eval" / evaluation.split()[0],
+                                           log, args)  # fmt: skip
+                write_json(name, {"plan": args.plan, "rows": results, "load": load_average()})
+        write_json(name, {"plan": args.plan, "rows": results, "load": load_average(),
+                          "machine": machine()})  # fmt: skip
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
