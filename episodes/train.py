@@ -138,6 +138,8 @@ def _train(
         )
     torch.manual_seed(config.seed)
     setup, config = prepare(config, device, _log(world), progress)
+    assert config.lr is not None  # prepare resolves it
+    lr0 = config.lr
     params = [p for p in setup.learner.parameters() if p.requires_grad]
     if not params:
         raise InputError(
@@ -146,7 +148,7 @@ def _train(
             "or score the encoder as it is with `fewshot evaluate`"
         )
     learner = wrap(setup.learner, world, device)
-    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(params, lr=lr0, weight_decay=config.weight_decay)
     step_size = max(1, config.lr_step // per_step)  # lr_step counts episodes
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size, config.lr_gamma)
     network, others, keys = setup.state_modules()
@@ -170,7 +172,10 @@ def _train(
     if world.main:
         (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
         if run.episode == 0 and not run.history:  # the untrained baseline: every run shows its gain
-            print(json.dumps(record(0, config.lr, 0.0)), flush=True)
+            entry = record(0, lr0, 0.0)
+            print(json.dumps(entry), flush=True)
+            run.best_val = entry["val_acc"]  # a pre-trained start is a candidate: best never loses
+            _save_best(setup, config, out / "best", {"episode": 0, "val_acc": entry["val_acc"]})
     barrier(world)
     elapsed_before = run.history[-1]["elapsed_s"] if run.history else 0.0  # wall clock carries on
     t0 = time.perf_counter()
@@ -218,9 +223,10 @@ def _train(
     bar.close()
     ranks = gather(world, {"rank": world.rank, "parameters_sha256": parameters_sha256(network),
                            "first_episode": mine, "episodes_per_step": per_step})  # fmt: skip
-    best = max(run.history[1:] or run.history or [{}], key=lambda h: h.get("val_acc", 0.0))
+    best = max(run.history or [{}], key=lambda h: h.get("val_acc", 0.0))  # first of equals
     summary = {
         "best_val_acc": run.best_val,
+        "best_episode": best.get("episode"),
         "best_val_acc_per_task": best.get(
             "val_acc_per_task", {setup.tasks[0].name: best.get("val_acc")}
         ),

@@ -51,6 +51,7 @@ def test_design_commands_on_an_image_folder(glyph_folder, tmp_path, capsys):
     assert saved["blocks"] == ["head"] and saved["dtype"] == "float16"
     assert saved["preprocess"]["size"] == 32 and checkpoint_bytes(run / "best") < 2_000_000
     assert load_encoder(run / "best").preprocess.size == 32  # evaluation sees what training saw
+    assert json.loads((run / "config.json").read_text())["lr"] == 1e-3  # image blocks' default
     assert main(design_evaluate(glyph_folder, run, report)) == 0
     accuracy = json.loads(report.read_text())["accuracy"]
     assert 0.2 < accuracy["mean"] <= 1.0 and accuracy["episodes"] == 60
@@ -64,7 +65,9 @@ def test_design_commands_on_a_text_csv(ticket_csv, tmp_path, capsys):
     assert summary["cached_prefix"] and summary["trunk"]["trained"] == ["layer.5"]
     assert "their output is cached" in err and summary["episodes_done"] == 30
     saved = json.loads((run / "best" / "encoder.json").read_text())
-    assert saved["base"] == {"name": "minilm"} and saved["blocks"] == ["layer.5"]
+    trained = ["layer.5"] if summary["best_episode"] else []  # the start itself may stay best
+    assert saved["base"] == {"name": "minilm"} and saved["blocks"] == trained
+    assert json.loads((run / "config.json").read_text())["lr"] == 1e-4  # text layers' default
     assert checkpoint_bytes(run / "best") < 5_000_000  # one layer in float16, not 90 MB
     assert main(design_evaluate(ticket_csv, run, report)) == 0
     assert 0.3 < json.loads(report.read_text())["accuracy"]["mean"] <= 1.0
@@ -133,3 +136,17 @@ def test_resume_continues_a_pretrained_run_exactly(ticket_csv, tmp_path):
     assert not any(k.startswith("model.") for k in a)  # frozen MiniLM: rebuilt, never saved
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_a_pretrained_start_stays_best_when_training_only_hurts(ticket_csv, tmp_path, minilm):
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(ticket_csv), "--init", "minilm", "--train-blocks", "1", *SHAPE,
+            "--episodes", "4", "--val-every", "2", "--val-episodes", "10", "--seed", "0",
+            "--lr", "0.5", "--out", str(run), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    start, *trained = [h["val_acc"] for h in summary["history"]]
+    assert summary["best_episode"] == 0 and summary["best_val_acc"] == start > max(trained)
+    texts = ["my card was declined", "how do I top up", "where is my refund"]
+    np.testing.assert_allclose(load_encoder(run / "best").embed(texts), minilm.embed(texts),
+                               atol=1e-6)  # fmt: skip
