@@ -27,6 +27,7 @@ OMNIGLOT_TRAIN = ["--data", "omniglot", "--init", "efficientnet-lite0", "--image
                   "--val-ways", "20", "--val-shots", "1", "--val-episodes", "100", "--seed", "0"]  # fmt: skip
 OMNIGLOT_EVAL = ["--ways", "20", "--shots", "1", "--queries", "1", "--seed", "0",
                  "--image-size", "84"]  # fmt: skip
+INTENT_BUDGET = ["--train-blocks", "2", "--episodes", "1500"]  # one budget: --max-minutes
 INTENT_TRAIN = ["--init", "minilm", "--ways", "20", "--shots", "5", "--queries", "5",
                 "--holdout-fraction", "0.1", "--val-ways", "20", "--val-shots", "5",
                 "--val-episodes", "50", "--seed", "0"]  # fmt: skip
@@ -62,40 +63,38 @@ PLANS: dict[str, dict[str, Any]] = {
     "intents-minilm": {
         "train": INTENT_TRAIN,
         "rows": {
-            "CLINC150 → last 2 layers": [
-                "--data",
-                "clinc150:train",
-                "--train-blocks",
-                "2",
-                "--episodes",
-                "400",
-            ],
-            "BANKING77 → last 2 layers": [
-                "--data",
-                "banking77:train",
-                "--train-blocks",
-                "2",
-                "--episodes",
-                "400",
-            ],
+            "CLINC150 → last 2 layers": ["--data", "clinc150:train", *INTENT_BUDGET],
+            "BANKING77 → last 2 layers": ["--data", "banking77:train", *INTENT_BUDGET],
             "both (multi-task) → last 2 layers": [
                 "--data",
                 "clinc150:train",
                 "--data",
                 "banking77:train",
-                "--train-blocks",
-                "2",
-                "--episodes",
-                "400",
+                *INTENT_BUDGET,
             ],
         },
         "frozen": "minilm",
         "evaluations": {
             "BANKING77 10-shot": ["text_methods", "--datasets", "banking77"],
             "CLINC150 10-shot": ["text_methods", "--datasets", "clinc150"],
+            # finetune() costs 3-6 CPU minutes a draw: only across datasets, the target's
+            # question (the frozen start's finetune() rows are in text_methods.json)
+            "BANKING77 10-shot, finetune()": {
+                "spec": ["text_methods", "--datasets", "banking77", "--methods", "finetune"],
+                "rows": ["CLINC150 → last 2 layers"],
+            },
+            "CLINC150 10-shot, finetune()": {
+                "spec": ["text_methods", "--datasets", "clinc150", "--methods", "finetune"],
+                "rows": ["BANKING77 → last 2 layers"],
+            },
         },
     },
 }
+
+
+def slug(label: str) -> str:
+    """A folder name for a row or evaluation label: "CLINC150 → last 2 layers" → clinc150-last-2-layers."""
+    return "-".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
 
 
 def run(command: list[str], log: Path) -> None:
@@ -111,12 +110,14 @@ def evaluate(encoder: str, spec: list[str], folder: Path, log: Path, args: Any) 
     """Score ``encoder`` with one evaluation spec; the report's accuracy and its command."""
     folder.mkdir(parents=True, exist_ok=True)
     if spec[0] == "text_methods":
-        name = f"transfer_{folder.parent.name}_{folder.name}"
+        name = "transfer_" + "_".join(folder.parts[-3:])  # moved into folder when read
         command = [sys.executable, "benchmarks/text_methods.py", "--encoder", encoder,
                    "--methods", *args.text_methods, "--shots", "10", "--draws", "5",
                    "--finetune-draws", str(args.finetune_draws), "--name", name, *spec[1:]]  # fmt: skip
         run(command, log)
-        report = json.loads((RESULTS / f"{name}.json").read_text())
+        written = RESULTS / f"{name}.json"
+        report = json.loads(written.read_text())
+        written.replace(folder / "text_methods.json")
         return {"command": " ".join(command), "summary": report["summary"]}
     out = folder / "report.json"
     command = [sys.executable, "-m", "episodes", *spec[:1], "--encoder", encoder, *spec[1:],
@@ -148,8 +149,7 @@ def main() -> None:
         if args.only and label not in args.only:
             continue
         row = results.setdefault(label, {})
-        slug = label.split(" →")[0].replace(" ", "-").replace("(", "").replace(")", "")
-        folder = runs / (slug + ("-" + "-".join(extra[-3:]) if extra else ""))
+        folder = runs / slug(label)
         encoder = plan["frozen"]
         if extra is not None:
             train = [sys.executable, "-m", "episodes", "train", *plan["train"], *extra,
@@ -170,8 +170,12 @@ def main() -> None:
                 }
             encoder = str(folder / "best")
         for evaluation, spec in plan["evaluations"].items():
+            if isinstance(spec, dict):
+                if label not in spec["rows"]:
+                    continue
+                spec = spec["spec"]
             if evaluation not in row:
-                row[evaluation] = evaluate(encoder, spec, folder / "eval" / evaluation.split()[0],
+                row[evaluation] = evaluate(encoder, spec, folder / "eval" / slug(evaluation),
                                            log, args)  # fmt: skip
                 write_json(name, {"plan": args.plan, "rows": results, "load": load_average()})
         write_json(name, {"plan": args.plan, "rows": results, "load": load_average(),
