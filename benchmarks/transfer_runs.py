@@ -29,7 +29,7 @@ OMNIGLOT_EVAL = ["--ways", "20", "--shots", "1", "--queries", "1", "--seed", "0"
                  "--image-size", "84"]  # fmt: skip
 INTENT_BUDGET = ["--train-blocks", "2", "--episodes", "1500"]  # one budget: --max-minutes
 INTENT_TRAIN = ["--init", "minilm", "--ways", "20", "--shots", "5", "--queries", "5",
-                "--holdout-fraction", "0.1", "--val-ways", "20", "--val-shots", "5",
+                "--holdout-fraction", "0.2", "--val-ways", "20", "--val-shots", "5",
                 "--val-episodes", "50", "--seed", "0"]  # fmt: skip
 
 PLANS: dict[str, dict[str, Any]] = {
