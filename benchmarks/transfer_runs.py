@@ -1,8 +1,8 @@
 """How much of a pre-trained network to fine-tune: train runs (``fewshot train``) and their scores
 (``fewshot evaluate``, ``benchmarks/text_methods.py``), accuracy against CPU minutes.
 
-Each plan is a list of training rows (extra ``train`` flags over the plan's common ones) and the
-evaluations every row gets. Runs live in ``--runs`` (default ``runs/<plan>``); a row whose run
+Each plan is a list of training rows (``train`` flags over the plan's common ones) and the
+evaluations the rows get. Runs live in ``--runs`` (default ``runs/<plan>``); a row whose run
 finished is not trained again and an evaluation already in the JSON is not run again, so an
 interrupted sweep continues where it stopped (``--max-minutes`` bounds each training run).
 
@@ -22,16 +22,21 @@ from typing import Any
 
 from benchmarks.common import RESULTS, load_average, machine, write_json
 
+# fmt: off
 OMNIGLOT_TRAIN = ["--data", "omniglot", "--init", "efficientnet-lite0", "--image-size", "84",
                   "--ways", "20", "--shots", "1", "--queries", "5", "--val-alphabets", "5",
-                  "--val-ways", "20", "--val-shots", "1", "--val-episodes", "100", "--seed", "0"]  # fmt: skip
-OMNIGLOT_EVAL = ["--ways", "20", "--shots", "1", "--queries", "1", "--seed", "0",
-                 "--image-size", "84"]  # fmt: skip
+                  "--val-ways", "20", "--val-shots", "1", "--val-episodes", "100", "--seed", "0"]
+OMNIGLOT_EVAL = ["--ways", "20", "--shots", "1", "--queries", "1", "--seed", "0"]
+RANDOM_DRAWERS = ["evaluate", *OMNIGLOT_EVAL, "--within-alphabet", "--episodes", "400"]
+LAKE_RUNS = ["evaluate", *OMNIGLOT_EVAL, "--protocol", "lake", "--runs", "400"]
 INTENT_BUDGET = ["--train-blocks", "2", "--episodes", "1500"]  # one budget: --max-minutes
 INTENT_TRAIN = ["--init", "minilm", "--ways", "20", "--shots", "5", "--queries", "5",
                 "--holdout-fraction", "0.2", "--val-ways", "20", "--val-shots", "5",
-                "--val-episodes", "50", "--seed", "0"]  # fmt: skip
+                "--val-episodes", "50", "--seed", "0"]
 
+# A row is a list of train flags, or {"train": flags, "evaluate": flags added to every
+# `fewshot evaluate`, "only": the evaluations it gets}. An evaluation is a command (`evaluate`
+# flags, or `text_methods` flags) or {"spec": command, "rows": the rows that get it}.
 PLANS: dict[str, dict[str, Any]] = {
     "omniglot-efficientnet": {
         "train": OMNIGLOT_TRAIN,
@@ -42,36 +47,36 @@ PLANS: dict[str, dict[str, Any]] = {
             "all blocks": ["--train-blocks", "all", "--episodes", "600"],
         },
         "frozen": "efficientnet-lite0",
+        "frozen_image_size": 84,
         "evaluations": {
-            "random drawers": [
-                "evaluate",
-                *OMNIGLOT_EVAL,
-                "--within-alphabet",
-                "--episodes",
-                "400",
-            ],
-            "Lake drawer pairs": [
-                "evaluate",
-                *OMNIGLOT_EVAL,
-                "--protocol",
-                "lake",
-                "--runs",
-                "400",
-            ],
+            "random drawers": [*RANDOM_DRAWERS, "--image-size", "84"],
+            "Lake drawer pairs": [*LAKE_RUNS, "--image-size", "84"],
         },
+    },
+    "omniglot-heads": {
+        "train": ["--data", "omniglot", "--ways", "20", "--shots", "1", "--queries", "5",
+                  "--val-alphabets", "5", "--val-ways", "20", "--val-shots", "1",
+                  "--val-episodes", "200", "--episodes", "3000", "--lr-step", "1000",
+                  "--seed", "0"],
+        "rows": {
+            "Conv-4, prototypical": ["--head", "prototypical"],
+            "Conv-4, siamese": {"train": ["--head", "siamese"], "evaluate": ["--head", "siamese"]},
+        },
+        "frozen": None,
+        "evaluations": {"random drawers": RANDOM_DRAWERS, "Lake drawer pairs": LAKE_RUNS},
     },
     "intents-minilm": {
         "train": INTENT_TRAIN,
         "rows": {
             "CLINC150 → last 2 layers": ["--data", "clinc150:train", *INTENT_BUDGET],
             "BANKING77 → last 2 layers": ["--data", "banking77:train", *INTENT_BUDGET],
-            "both (multi-task) → last 2 layers": [
-                "--data",
-                "clinc150:train",
-                "--data",
-                "banking77:train",
-                *INTENT_BUDGET,
-            ],
+            "both (multi-task) → last 2 layers": ["--data", "clinc150:train", "--data",
+                                                  "banking77:train", *INTENT_BUDGET],
+            "CLINC150 + DANN on BANKING77 texts → last 2 layers": {
+                "train": ["--data", "clinc150:train", "--target-data", "banking77:train",
+                          *INTENT_BUDGET],
+                "only": ["BANKING77 10-shot"],
+            },
         },
         "frozen": "minilm",
         "evaluations": {
@@ -90,6 +95,7 @@ PLANS: dict[str, dict[str, Any]] = {
         },
     },
 }
+# fmt: on
 
 
 def slug(label: str) -> str:
@@ -144,15 +150,16 @@ def main() -> None:
     path = RESULTS / f"{name}.json"
     results: dict[str, Any] = json.loads(path.read_text())["rows"] if path.exists() else {}
     log = runs / "sweep.log"
-    rows = {"frozen": None, **plan["rows"]}
+    rows = {"frozen": None, **plan["rows"]} if plan["frozen"] else dict(plan["rows"])
     for label, extra in rows.items():
         if args.only and label not in args.only:
             continue
+        settings = extra if isinstance(extra, dict) else {"train": extra}
         row = results.setdefault(label, {})
         folder = runs / slug(label)
         encoder = plan["frozen"]
         if extra is not None:
-            train = [sys.executable, "-m", "episodes", "train", *plan["train"], *extra,
+            train = [sys.executable, "-m", "episodes", "train", *plan["train"], *settings["train"],
                      "--out", str(folder), "--quiet"]  # fmt: skip
             if args.max_minutes:
                 train += ["--max-minutes", str(args.max_minutes)]
@@ -167,6 +174,7 @@ def main() -> None:
                     "wall_minutes": round((time.time() - start) / 60, 2),
                     "episodes_done": summary.get("episodes_done"),
                     "best_val_accuracy": summary.get("best_val_acc"),
+                    "best_episode": summary.get("best_episode"),
                 }
             encoder = str(folder / "best")
         for evaluation, spec in plan["evaluations"].items():
@@ -174,6 +182,10 @@ def main() -> None:
                 if label not in spec["rows"]:
                     continue
                 spec = spec["spec"]
+            if settings.get("only") and evaluation not in settings["only"]:
+                continue
+            if spec[0] != "text_methods":
+                spec = [*spec, *settings.get("evaluate", [])]
             if evaluation not in row:
                 row[evaluation] = evaluate(encoder, spec, folder / "eval" / slug(evaluation),
                                            log, args)  # fmt: skip
