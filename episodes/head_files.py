@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
+from fewshot.durable import write_bytes_atomic
 from fewshot.errors import InputError, StoreFormatError
 from fewshot.heads import Head, build_head
 
@@ -27,7 +28,7 @@ def save_head(head: Head, path: str | os.PathLike[str]) -> Path:
     if target.is_dir():
         target = target / HEAD_FILE
     tensors = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
-    save_file(tensors, str(target), metadata={"spec": json.dumps(head.spec)})
+    write_bytes_atomic(target, save(tensors, metadata={"spec": json.dumps(head.spec)}))
     return target
 
 

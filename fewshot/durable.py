@@ -68,10 +68,16 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any, temp_dir: Path | N
 
     The temporary file is written in ``temp_dir`` (default: beside ``path``; same filesystem).
     """
+    write_bytes_atomic(path, json_bytes(obj), temp_dir)
+
+
+def write_bytes_atomic(
+    path: str | os.PathLike[str], data: bytes, temp_dir: Path | None = None
+) -> None:
+    """Replace ``path`` with ``data``, atomically and durably (see ``write_json_atomic``)."""
     path = Path(path)
     folder = temp_dir if temp_dir is not None else path.parent
     temp = folder / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{time.monotonic_ns()}"
-    data = json_bytes(obj)
     try:
         write_bytes_durably(temp, data)
         os.replace(temp, path)
@@ -137,15 +143,36 @@ def verify_checksums(directory: Path, expected: object, what: str) -> None:
             )
 
 
+def umask() -> int:
+    """The process's file-creation mask, read without changing it (``os.umask`` can only be read
+    by setting it, which races with other threads); 0o022 where ``/proc`` does not say."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def usual_permissions(path: Path) -> None:
+    """Give a file the mode a plain ``open()`` would (0o666 minus the umask): writers that go
+    through a private temporary file (safetensors does) leave 0o600, which other users and
+    service accounts, and a wheel built from the file, cannot read."""
+    os.chmod(path, 0o666 & ~umask())
+
+
 def write_durably(folder: Path, write: Callable[[Path], None]) -> None:
-    """``write(folder)``, then fsync every file in it and the folder itself (before a rename).
+    """``write(folder)``, then give every file in it the usual permissions, fsync it, and fsync
+    the folder itself (before a rename).
 
     A failure to write (a full disk, a file-size limit) becomes a ``StoreWriteError``.
     """
     try:
         write(folder)
         for entry in folder.rglob("*"):
-            if entry.is_file():
+            if entry.is_file() and not entry.is_symlink():
+                usual_permissions(entry)
                 fsync_path(entry)
         fsync_path(folder)
     except OSError as exc:
