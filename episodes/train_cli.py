@@ -14,11 +14,10 @@ import os
 from typing import Any
 
 from episodes.config import AUGMENTATIONS, HEADS, TASK_SAMPLING, TrainConfig, train_defaults
-from fewshot.metrics import METRIC_NAMES, METRICS
+from episodes.evaluate_cli import METRIC_HELP, METRIC_METAVAR
+from fewshot.metrics import METRIC_NAMES
 
 TRAIN = train_defaults()
-METRIC_METAVAR = "{" + ",".join(METRICS) + "}"
-METRIC_HELP = "prototype metric; sqeuclidean is accepted as another name of euclidean"
 
 
 def _data_root(args: argparse.Namespace) -> str:

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import uuid
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,22 @@ def omniglot_root(data_root: Path) -> Path:
     if not (root / "images_background.zip").is_file():
         pytest.fail(f"Omniglot zips not found under {root}")
     return root
+
+
+@pytest.fixture(scope="session")
+def glyph_folder(omniglot_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``glyphs/<character>/<file>.png``: the real PNGs of 8 Kannada characters × 20 drawers,
+    copied out of Omniglot's evaluation zip: a small image folder as users have them."""
+    target = tmp_path_factory.mktemp("glyph-folder")
+    with zipfile.ZipFile(omniglot_root / "images_evaluation.zip") as zf:
+        members = sorted(m for m in zf.namelist() if "/Kannada/" in m and m.endswith(".png"))
+        chars = sorted({m.split("/")[2] for m in members})[:8]
+        for m in members:
+            if m.split("/")[2] in chars:
+                out = target / m.split("/")[2] / m.rsplit("/", 1)[1]
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(zf.read(m))
+    return target
 
 
 @pytest.fixture(scope="session")

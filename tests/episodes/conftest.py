@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -22,21 +21,6 @@ def restore_torch_threads():
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def glyph_folder(omniglot_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``glyphs/<character>/<file>.png``: 8 Kannada characters × 20 drawers."""
-    target = tmp_path_factory.mktemp("glyph-folder")
-    with zipfile.ZipFile(omniglot_root / "images_evaluation.zip") as zf:
-        members = sorted(m for m in zf.namelist() if "/Kannada/" in m and m.endswith(".png"))
-        chars = sorted({m.split("/")[2] for m in members})[:8]
-        for m in members:
-            if m.split("/")[2] in chars:
-                out = target / m.split("/")[2] / m.rsplit("/", 1)[1]
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(zf.read(m))
-    return target
 
 
 def write_rows(path: Path, rows: list[tuple[str, str]]) -> Path:

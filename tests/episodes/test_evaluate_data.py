@@ -4,7 +4,6 @@ PNGs, CLINC150 text rows, class splits, Lake's protocol, and the errors a user m
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -23,28 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 CHECKPOINT = REPO / "benchmarks" / "models" / "omniglot-vinyals-conv4-cpu"
 
 
-@pytest.fixture(scope="module")
-def glyphs(omniglot_root, tmp_path_factory):
-    """8 Kannada characters × 20 drawers as ``glyphs/<character>/<file>.png``."""
-    target = tmp_path_factory.mktemp("glyphs")
-    with zipfile.ZipFile(omniglot_root / "images_evaluation.zip") as zf:
-        members = sorted(m for m in zf.namelist() if "/Kannada/" in m and m.endswith(".png"))
-        chars = sorted({m.split("/")[2] for m in members})[:8]
-        for m in members:
-            if m.split("/")[2] in chars:
-                out = target / m.split("/")[2] / m.rsplit("/", 1)[1]
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(zf.read(m))
-    return target
-
-
-def test_image_folder_with_a_class_split(glyphs, tmp_path):
-    full = evaluate_data(glyphs, "pixels", n_way=5, k_shot=1, q_query=5, n_episodes=20)
+def test_image_folder_with_a_class_split(glyph_folder, tmp_path):
+    full = evaluate_data(glyph_folder, "pixels", n_way=5, k_shot=1, q_query=5, n_episodes=20)
     assert 0.2 < full["accuracy"]["mean"] <= 1.0 and full["protocol"]["data"]["classes"] == 8
-    names = load_dataset(glyphs).class_names
+    names = load_dataset(glyph_folder).class_names
     ClassSplits(tuple(names[:4]), (), tuple(names[4:])).save(tmp_path / "classes.json")
     novel = evaluate_data(
-        glyphs, "pixels", n_way=4, k_shot=1, q_query=5, n_episodes=10, transform="cl2n",
+        glyph_folder, "pixels", n_way=4, k_shot=1, q_query=5, n_episodes=10, transform="cl2n",
         classes=tmp_path / "classes.json", class_split="novel", manifest=tmp_path / "m.json",
     )  # fmt: skip
     assert novel["protocol"]["class_split"] == "novel"
@@ -63,21 +47,21 @@ def test_text_rows_within_domains_transductively(minilm, shared_data):
     assert report["accuracy"]["mean"] > 0.5
 
 
-def test_wrong_encoder_and_short_classes_are_named(glyphs, shared_data, tmp_path):
+def test_wrong_encoder_and_short_classes_are_named(glyph_folder, shared_data, tmp_path):
     with pytest.raises(InputError, match="holds texts but encoder 'pixels' embeds images"):
         evaluate_data("clinc150:test", pixel_encoder(28), root=shared_data, n_way=5,
                       k_shot=1, q_query=5, n_episodes=2)  # fmt: skip
     with pytest.raises(InputError, match="--encoder pixels reads images"):
         evaluate_data("banking77:test", "pixels", root=shared_data)
     with pytest.raises(InputError, match=r"character01. has 20.*lower the shots or queries"):
-        evaluate_data(glyphs, "pixels", n_way=5, k_shot=5, q_query=16, n_episodes=2)
+        evaluate_data(glyph_folder, "pixels", n_way=5, k_shot=5, q_query=16, n_episodes=2)
     with pytest.raises(InputError, match="--head-weights"):
-        evaluate_data(glyphs, "pixels", head="siamese")
+        evaluate_data(glyph_folder, "pixels", head="siamese")
 
 
-def test_cli_scores_a_folder_and_writes_the_report(glyphs, tmp_path, capsys):
+def test_cli_scores_a_folder_and_writes_the_report(glyph_folder, tmp_path, capsys):
     save_head(SiameseHead(784), tmp_path)
-    argv = ["evaluate", "--data", str(glyphs), "--encoder", "pixels", "--ways", "5",
+    argv = ["evaluate", "--data", str(glyph_folder), "--encoder", "pixels", "--ways", "5",
             "--shots", "1", "--queries", "5", "--episodes", "20", "--seed", "0",
             "--split-fractions", "0.25", "0.75", "--split", "novel"]  # fmt: skip
     assert main([*argv, "--out", str(tmp_path / "report.json")]) == 0
@@ -103,8 +87,10 @@ def test_cli_lake_protocol_on_omniglot(omniglot_root, cache_dir, monkeypatch, ca
     assert "transductive=cl2n" in line and np.isfinite(float(line.split(" ±")[0]))
 
 
-def test_embedding_a_folder_in_batches_holds_one_batch_at_a_time(glyphs):
-    data = load_dataset(glyphs, max_bytes=40 * 105 * 105)  # room for 13 decoded RGB glyphs
+def test_embedding_a_folder_in_batches_holds_one_batch_at_a_time(glyph_folder):
+    data = load_dataset(
+        glyph_folder, max_bytes=40 * 105 * 105
+    )  # room for 13 decoded RGB glyph_folder
     encoder = pixel_encoder(28)
     whole = encoder.embed(data.inputs(np.arange(len(data))))
     chunked = embed_indices(encoder, data, np.arange(len(data)), batch_size=16)
