@@ -42,8 +42,9 @@ PLANS: dict[str, dict[str, Any]] = {
         "train": OMNIGLOT_TRAIN,
         "rows": {
             "head only": ["--train-blocks", "0", "--episodes", "600"],
+            "last 2 blocks, lr 1e-3": ["--train-blocks", "2", "--episodes", "600", "--lr", "1e-3"],
+            "last 5 blocks, lr 1e-3": ["--train-blocks", "5", "--episodes", "600", "--lr", "1e-3"],
             "last 2 blocks": ["--train-blocks", "2", "--episodes", "600"],
-            "last 5 blocks": ["--train-blocks", "5", "--episodes", "600"],
             "all blocks": ["--train-blocks", "all", "--episodes", "600"],
         },
         "frozen": "efficientnet-lite0",

@@ -51,7 +51,7 @@ def test_design_commands_on_an_image_folder(glyph_folder, tmp_path, capsys):
     assert saved["blocks"] == ["head"] and saved["dtype"] == "float16"
     assert saved["preprocess"]["size"] == 32 and checkpoint_bytes(run / "best") < 2_000_000
     assert load_encoder(run / "best").preprocess.size == 32  # evaluation sees what training saw
-    assert json.loads((run / "config.json").read_text())["lr"] == 1e-3  # image blocks' default
+    assert json.loads((run / "config.json").read_text())["lr"] == 1e-4  # pre-trained blocks
     assert main(design_evaluate(glyph_folder, run, report)) == 0
     accuracy = json.loads(report.read_text())["accuracy"]
     assert 0.2 < accuracy["mean"] <= 1.0 and accuracy["episodes"] == 60
@@ -67,7 +67,7 @@ def test_design_commands_on_a_text_csv(ticket_csv, tmp_path, capsys):
     saved = json.loads((run / "best" / "encoder.json").read_text())
     trained = ["layer.5"] if summary["best_episode"] else []  # the start itself may stay best
     assert saved["base"] == {"name": "minilm"} and saved["blocks"] == trained
-    assert json.loads((run / "config.json").read_text())["lr"] == 1e-4  # text layers' default
+    assert json.loads((run / "config.json").read_text())["lr"] == 1e-4  # pre-trained blocks
     assert checkpoint_bytes(run / "best") < 5_000_000  # one layer in float16, not 90 MB
     assert main(design_evaluate(ticket_csv, run, report)) == 0
     assert 0.3 < json.loads(report.read_text())["accuracy"]["mean"] <= 1.0
