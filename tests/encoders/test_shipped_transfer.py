@@ -16,7 +16,9 @@ from fewshot.encoders import SHIPPED_CHECKPOINTS, is_checkpoint
 
 NAMES = ("efficientnet-lite0-omniglot", "minilm-intents")
 pytestmark = pytest.mark.skipif(
-    not all(is_checkpoint(SHIPPED_CHECKPOINTS[name]) for name in NAMES),
+    not all(
+        name in SHIPPED_CHECKPOINTS and is_checkpoint(SHIPPED_CHECKPOINTS[name]) for name in NAMES
+    ),
     reason="assets not installed",
 )
 

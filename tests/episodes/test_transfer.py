@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from episodes.train import TrainConfig, train
 from episodes.transfer import initial_backbone
@@ -37,8 +38,13 @@ def test_frozen_stages_keep_weights_and_statistics(omniglot_root, cache_dir, tmp
     config = transfer_config(omniglot_root, cache_dir, tmp_path, freeze_stages=2)
     summary = train(config, progress=False)
     before = shipped_state()
-    after = load_encoder(tmp_path / "best").module.state_dict()
+    state = load_file(str(tmp_path / "state" / "train_state.safetensors"))  # the trained network
+    after = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
     assert summary["episodes_done"] == 6
+    if summary["best_episode"] == 0:  # the start won on validation: RUN/best is it, untouched
+        best = load_encoder(tmp_path / "best").module.state_dict()
+        for key, value in before.items():
+            torch.testing.assert_close(best[key], value, rtol=0, atol=0, msg=key)
     for key, value in before.items():
         stage = int(key.split(".")[1])  # encoder.<stage>.<layer>.<param>
         if key.endswith("num_batches_tracked"):
