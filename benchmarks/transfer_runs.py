@@ -134,6 +134,33 @@ def evaluate(encoder: str, spec: list[str], folder: Path, log: Path, args: Any) 
     return {"command": " ".join(command), "accuracy": report["accuracy"]}
 
 
+def cell(result: dict[str, Any]) -> str:
+    """One table cell: ``mean ± ci95`` of an episode report, or ``method mean ± std`` of each
+    text_methods row (5 draws; finetune() as many as were run)."""
+    if "accuracy" in result:
+        return f"{100 * result['accuracy']['mean']:.2f} ± {100 * result['accuracy']['ci95']:.2f}"
+    return "; ".join(
+        f"{r['method']} {r['mean']:.2f} ± {r['std']:.2f}"
+        + (f" ({r['draws']})" if r["draws"] != 5 else "")
+        for r in result["summary"]
+    )
+
+
+def table(plan: str, rows: dict[str, Any]) -> str:
+    """The plan's results as a markdown table: a row per training row, a column per evaluation,
+    with the training run's CPU minutes and episodes."""
+    evaluations = list(PLANS[plan]["evaluations"])
+    lines = ["| row | minutes | episodes | " + " | ".join(evaluations) + " |",
+             "|---" * (len(evaluations) + 3) + "|"]  # fmt: skip
+    for label, row in rows.items():
+        train = row.get("train", {})
+        cells = [cell(row[e]) if e in row else "–" for e in evaluations]
+        minutes = f"{train['cpu_minutes']:.1f}" if train else "–"
+        lines.append(f"| {label} | {minutes} | {train.get('episodes_done', '–')} | "
+                     + " | ".join(cells) + " |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("plan", choices=sorted(PLANS))
@@ -143,8 +170,13 @@ def main() -> None:
     p.add_argument("--text-methods", nargs="+", default=["prototype", "head"])
     p.add_argument("--finetune-draws", type=int, default=2)
     p.add_argument("--name", default=None, help="results JSON name (default transfer_<plan>)")
+    p.add_argument("--table", action="store_true", help="print the results JSON as a table")
     args = p.parse_args()
     plan = PLANS[args.plan]
+    if args.table:
+        name = args.name or "transfer_" + args.plan.replace("-", "_")
+        print(table(args.plan, json.loads((RESULTS / f"{name}.json").read_text())["rows"]))
+        return
     runs = args.runs or Path("runs") / args.plan
     runs.mkdir(parents=True, exist_ok=True)
     name = args.name or "transfer_" + args.plan.replace("-", "_")
