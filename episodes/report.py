@@ -32,8 +32,19 @@ def format_result(report: dict[str, Any]) -> str:
         f"{100 * a['mean']:.2f} ± {100 * a['ci95']:.2f}%  "
         f"({p.get('n_way')}-way {p.get('k_shot')}-shot, {p.get('q_query')} queries, "
         f"E={a['episodes']}, seed={p.get('seed')}, {where}, "
-        f"within_alphabet={p.get('within_group')}, encoder={p['encoder'].get('name')}, "
+        f"within_alphabet={p.get('within_group')}, encoder={_encoder_label(p['encoder'])}, "
         f"transform={p['transform']['type']}{''.join(', ' + x for x in extras if x)})"
+    )
+
+
+def _encoder_label(spec: dict[str, Any]) -> str:
+    """A trained checkpoint by its folder (its spec keeps the name of the network it started
+    from, which alone would read as that network), anything else by its name."""
+    checkpoint = spec.get("checkpoint")
+    return (
+        f"{Path(checkpoint).parent.name}/{Path(checkpoint).name}"
+        if checkpoint
+        else str(spec.get("name"))
     )
 
 
