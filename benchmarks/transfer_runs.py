@@ -80,6 +80,9 @@ PLANS: dict[str, dict[str, Any]] = {
             },
         },
         "frozen": "minilm",
+        # held-out utterances of the trained intents start at 97.5% (CLINC150): validation
+        # cannot see what transfer to another dataset gains, so RUN/last is scored
+        "checkpoint": "last",
         "evaluations": {
             "BANKING77 10-shot": ["text_methods", "--datasets", "banking77"],
             "CLINC150 10-shot": ["text_methods", "--datasets", "clinc150"],
@@ -209,7 +212,7 @@ def main() -> None:
                     "best_val_accuracy": summary.get("best_val_acc"),
                     "best_episode": summary.get("best_episode"),
                 }
-            encoder = str(folder / "best")
+            encoder = str(folder / plan.get("checkpoint", "best"))
         for evaluation, spec in plan["evaluations"].items():
             if isinstance(spec, dict):
                 if label not in spec["rows"]:

@@ -6,9 +6,10 @@ by ``training_episode`` (its task's sampler, augmentation seeded by episode, the
 cached when nothing random happens below the trained blocks) and ``train_step`` takes one Adam
 step on the loss of this rank's episodes (prototypical or siamese, plus DANN's domain loss).
 Every ``val_every`` episodes it scores every task's fixed validation episodes, prints one JSON
-line, keeps the best network (by the mean over tasks) as a ``fewshot.load_encoder`` checkpoint
-(``<out>/best``, with ``head.safetensors`` for a siamese head) and saves the training state
-(``<out>/state``, see ``episodes.state``) so that ``resume=True`` continues exactly. Under
+line, keeps the best network (by the mean over tasks; the untrained start is a candidate) as
+a ``fewshot.load_encoder`` checkpoint (``<out>/best``, with ``head.safetensors`` for a siamese
+head) and saves the training state (``<out>/state``, see ``episodes.state``) so that
+``resume=True`` continues exactly; the network as training left it goes to ``<out>/last``. Under
 ``torchrun`` rank r takes its episodes of each step and rank 0 writes (``episodes.distributed``).
 """
 
@@ -221,6 +222,11 @@ def _train(
             stopped_early = done < steps * per_step
             break
     bar.close()
+    if world.main:  # the network as training left it, whatever validation preferred
+        last = run.history[-1] if run.history else {}
+        _save_best(setup, config, out / "last", {"episode": run.episode,
+                                                 "val_acc": last.get("val_acc")})  # fmt: skip
+    barrier(world)
     ranks = gather(world, {"rank": world.rank, "parameters_sha256": parameters_sha256(network),
                            "first_episode": mine, "episodes_per_step": per_step})  # fmt: skip
     best = max(run.history or [{}], key=lambda h: h.get("val_acc", 0.0))  # first of equals

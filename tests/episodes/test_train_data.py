@@ -150,3 +150,5 @@ def test_a_pretrained_start_stays_best_when_training_only_hurts(ticket_csv, tmp_
     texts = ["my card was declined", "how do I top up", "where is my refund"]
     np.testing.assert_allclose(load_encoder(run / "best").embed(texts), minilm.embed(texts),
                                atol=1e-6)  # fmt: skip
+    trained = load_encoder(run / "last").embed(texts)  # RUN/last: as training left it
+    assert not np.allclose(trained, minilm.embed(texts), atol=1e-3)
