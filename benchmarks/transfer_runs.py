@@ -41,9 +41,12 @@ PLANS: dict[str, dict[str, Any]] = {
     "omniglot-efficientnet": {
         "train": OMNIGLOT_TRAIN,
         "rows": {
-            "head only": ["--train-blocks", "0", "--episodes", "600"],
-            "last 2 blocks, lr 1e-3": ["--train-blocks", "2", "--episodes", "600", "--lr", "1e-3"],
-            "last 5 blocks, lr 1e-3": ["--train-blocks", "5", "--episodes", "600", "--lr", "1e-3"],
+            "head only, euclidean": ["--train-blocks", "0", "--episodes", "600",
+                                     "--metric", "euclidean"],
+            "last 2 blocks, euclidean, lr 1e-3": ["--train-blocks", "2", "--episodes", "600",
+                                                  "--metric", "euclidean", "--lr", "1e-3"],
+            "last 5 blocks, euclidean, lr 1e-3": ["--train-blocks", "5", "--episodes", "600",
+                                                  "--metric", "euclidean", "--lr", "1e-3"],
             "last 2 blocks": ["--train-blocks", "2", "--episodes", "600"],
             "all blocks": ["--train-blocks", "all", "--episodes", "600"],
         },

@@ -68,7 +68,7 @@ class TrainConfig:
     rotations: bool = True
     backbone: str = "conv4"
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
-    metric: str = "euclidean"
+    metric: str | None = None  # None: cosine for a pre-trained --init, else euclidean
     n_way: int = 60
     k_shot: int = 1
     q_query: int = 5
@@ -120,7 +120,8 @@ class TrainConfig:
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        self.metric = get_metric(self.metric).name
+        if self.metric is not None:
+            self.metric = get_metric(self.metric).name
         check_transfer_fields(self)
         if not self.val_split and self.val_alphabets < 0:
             raise InputError(

@@ -96,7 +96,8 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
     option("--backbone", "backbone", "network to train", choices=["conv4", "resnet12"])
     a("--hidden", type=int, default=None, help="Conv-4 channels per block (default 64)")
     a("--widths", type=int, nargs=4, default=None, help="ResNet-12 block widths")
-    option("--metric", "metric", METRIC_HELP, choices=METRIC_NAMES, metavar=METRIC_METAVAR)
+    option("--metric", "metric", METRIC_HELP + " (default: cosine with a learnable scale for a "
+           "pre-trained --init, else euclidean)", choices=METRIC_NAMES, metavar=METRIC_METAVAR)  # fmt: skip
     option("--head", "head", "prototypes, or Koch et al.'s siamese pairs (head.safetensors)",
            choices=HEADS)  # fmt: skip
     option("--init", "init",

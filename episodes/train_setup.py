@@ -97,13 +97,25 @@ def resolve_lr(config: TrainConfig, trunk: Trunk) -> float:
     return 1e-4 if trunk.legacy is None and trunk.projection is None else 1e-3
 
 
+def resolve_metric(config: TrainConfig, trunk: Trunk) -> str:
+    """``config.metric``, else cosine (with a learnable scale) for a pre-trained ``--init`` and
+    euclidean for Conv-4 / ResNet-12 (Snell et al.'s choice). Pre-trained encoders such as
+    MiniLM end in unit vectors, where squared distances stay within [0, 4]: the loss can never
+    separate classes enough and bends the network; on BANKING77, 75 episodes of MiniLM's last 2
+    layers took validation from 87.2% to 84.2% with euclidean and to 93.2% with cosine."""
+    if config.metric is not None:
+        return config.metric
+    return "cosine" if trunk.legacy is None else "euclidean"
+
+
 def prepare(
     config: TrainConfig, device: torch.device, log: Log, progress: bool | None = None
 ) -> tuple[Setup, TrainConfig]:
     """Build a run's parts; returns them and the config with its image size and learning rate
     resolved."""
     trunk = build_trunk(config, device)
-    config = replace(config, image_size=trunk.image_size, lr=resolve_lr(config, trunk))
+    config = replace(config, image_size=trunk.image_size, lr=resolve_lr(config, trunk),
+                     metric=resolve_metric(config, trunk))  # fmt: skip
     mode = trunk.preprocess.mode if isinstance(trunk.preprocess, ImagePreprocess) else "RGB"
     tasks = load_tasks(config, mode, log)
     options = FeedOptions(device, "none", config.memory_mb * 2**20, config.channels_last,
@@ -137,6 +149,7 @@ def prepare(
                                 config.cache_mb * 2**20, log, owner[key],
                                 config.batch_size, config.channels_last)  # fmt: skip
         activations[key] = Activations(feeder, trunk.plan, cache)
+    assert config.metric is not None  # resolved above
     heads = make_heads(config.head, config.metric, trunk.dim, [t.key for t in tasks])
     domain = target = None
     target_size = 0

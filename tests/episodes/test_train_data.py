@@ -51,7 +51,8 @@ def test_design_commands_on_an_image_folder(glyph_folder, tmp_path, capsys):
     assert saved["blocks"] == ["head"] and saved["dtype"] == "float16"
     assert saved["preprocess"]["size"] == 32 and checkpoint_bytes(run / "best") < 2_000_000
     assert load_encoder(run / "best").preprocess.size == 32  # evaluation sees what training saw
-    assert json.loads((run / "config.json").read_text())["lr"] == 1e-4  # pre-trained blocks
+    resolved = json.loads((run / "config.json").read_text())
+    assert resolved["lr"] == 1e-4 and resolved["metric"] == "cosine"  # pre-trained blocks
     assert main(design_evaluate(glyph_folder, run, report)) == 0
     accuracy = json.loads(report.read_text())["accuracy"]
     assert 0.2 < accuracy["mean"] <= 1.0 and accuracy["episodes"] == 60
