@@ -74,7 +74,7 @@ class TrainConfig:
     q_query: int = 5
     episodes: int = 10000
     episodes_per_step: int = 1
-    lr: float | None = None  # None: 1e-4 for blocks of a pre-trained --init, else 1e-3
+    lr: float | None = None  # None: 1e-4 for layers of a pre-trained text encoder, else 1e-3
     lr_step: int = 2000
     lr_gamma: float = 0.5
     weight_decay: float = 0.0

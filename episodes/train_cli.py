@@ -122,8 +122,8 @@ def add_train_command(subparsers: Any) -> argparse.ArgumentParser:
            "a step takes this many from every process)", type=int)  # fmt: skip
     option("--task-sampling", "task_sampling",
            "with several --data: whose episode comes next", choices=TASK_SAMPLING)  # fmt: skip
-    option("--lr", "lr", "Adam learning rate (default: 1e-4 when blocks of a pre-trained "
-           "--init learn, else 1e-3)", type=float)  # fmt: skip
+    option("--lr", "lr", "Adam learning rate (default: 1e-4 when layers of a pre-trained text "
+           "encoder learn, else 1e-3)", type=float)  # fmt: skip
     option("--lr-step", "lr_step", "episodes between learning-rate decays", type=int)
     option("--lr-gamma", "lr_gamma", "learning-rate decay factor", type=float)
     option("--within-alphabet", "within_alphabet", "fraction of within-alphabet (group) episodes",

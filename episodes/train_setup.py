@@ -86,15 +86,15 @@ def _recipe(config: TrainConfig, trunk: Trunk, feeder: Feeder, sample: np.ndarra
 
 
 def resolve_lr(config: TrainConfig, trunk: Trunk) -> float:
-    """``config.lr``, else 1e-4 when blocks of a pre-trained network (``--init`` of anything but
-    Conv-4 / ResNet-12) learn, and 1e-3 otherwise (Conv-4 / ResNet-12 from scratch or from a
-    checkpoint, a linear projection on frozen features). At 1e-3 the pre-trained
-    blocks lost what they knew before they learnt anything: EfficientNet-Lite0's last 5
-    blocks fell from 43.9% to 31.6% validation accuracy on Omniglot in 600 episodes, MiniLM's
-    last layer from 69.9% to 61.2% on held-out ticket intents in 30 (at 1e-4: 72.4%)."""
+    """``config.lr``, else 1e-4 when layers of a pre-trained text transformer learn and 1e-3
+    otherwise (image blocks, Conv-4 / ResNet-12, a projection alone). Measured on 30 episodes
+    of a held-out class split (5-way 1-shot, cosine): MiniLM's last layer reached 92.60% at
+    1e-4 and fell to 87.80% at 1e-3 (frozen 90.47%); EfficientNet-Lite0's last block reached
+    62.40% at 1e-3 and 50.47% at 1e-4 (frozen 48.47%)."""
     if config.lr is not None:
         return config.lr
-    return 1e-4 if trunk.legacy is None and trunk.projection is None else 1e-3
+    text_layers = trunk.kind == "text" and trunk.legacy is None and trunk.projection is None
+    return 1e-4 if text_layers else 1e-3
 
 
 def resolve_metric(config: TrainConfig, trunk: Trunk) -> str:

@@ -40,7 +40,7 @@ def test_train_help_lists_every_flag_with_the_dataclass_defaults(capsys):
         assert f" {flag}" in text, flag
     d = TrainConfig(data_root="", out="")
     for shown in (f"classes per training episode (default: {d.n_way})",
-                  f"the same way (default: {d.episodes})", "(default: 1e-4 when blocks of",
+                  f"the same way (default: {d.episodes})", "(default: 1e-4 when layers of",
                   f"validate every this many episodes (default: {d.val_every})",
                   "--metric {cosine,euclidean}", "(default: cosine with a learnable scale for a pre-trained"):  # fmt: skip
         assert shown in text, shown

@@ -52,7 +52,7 @@ def test_design_commands_on_an_image_folder(glyph_folder, tmp_path, capsys):
     assert saved["preprocess"]["size"] == 32 and checkpoint_bytes(run / "best") < 2_000_000
     assert load_encoder(run / "best").preprocess.size == 32  # evaluation sees what training saw
     resolved = json.loads((run / "config.json").read_text())
-    assert resolved["lr"] == 1e-4 and resolved["metric"] == "cosine"  # pre-trained blocks
+    assert resolved["lr"] == 1e-3 and resolved["metric"] == "cosine"  # pre-trained image blocks
     assert main(design_evaluate(glyph_folder, run, report)) == 0
     accuracy = json.loads(report.read_text())["accuracy"]
     assert 0.2 < accuracy["mean"] <= 1.0 and accuracy["episodes"] == 60
@@ -68,7 +68,7 @@ def test_design_commands_on_a_text_csv(ticket_csv, tmp_path, capsys):
     saved = json.loads((run / "best" / "encoder.json").read_text())
     trained = ["layer.5"] if summary["best_episode"] else []  # the start itself may stay best
     assert saved["base"] == {"name": "minilm"} and saved["blocks"] == trained
-    assert json.loads((run / "config.json").read_text())["lr"] == 1e-4  # pre-trained blocks
+    assert json.loads((run / "config.json").read_text())["lr"] == 1e-4  # text layers
     assert checkpoint_bytes(run / "best") < 5_000_000  # one layer in float16, not 90 MB
     assert main(design_evaluate(ticket_csv, run, report)) == 0
     assert 0.3 < json.loads(report.read_text())["accuracy"]["mean"] <= 1.0
