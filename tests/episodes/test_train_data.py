@@ -48,7 +48,11 @@ def test_design_commands_on_an_image_folder(glyph_folder, tmp_path, capsys):
     assert "validation adapted to the data: 8-way 1-shot 3-query" in err  # 8 classes, 4 held out
     saved = json.loads((run / "best" / "encoder.json").read_text())
     assert saved["format_version"] == 2 and saved["base"] == {"name": "efficientnet-lite0"}
-    assert saved["blocks"] == ["head"] and saved["dtype"] == "float16"
+    summary = json.loads((run / "summary.json").read_text())
+    trained = ["head"] if summary["best_episode"] else []  # the start itself may stay best
+    assert saved["blocks"] == trained and saved["dtype"] == "float16"
+    last = json.loads((run / "last" / "encoder.json").read_text())
+    assert last["blocks"] == ["head"]  # RUN/last: as training left it
     assert saved["preprocess"]["size"] == 32 and checkpoint_bytes(run / "best") < 2_000_000
     assert load_encoder(run / "best").preprocess.size == 32  # evaluation sees what training saw
     resolved = json.loads((run / "config.json").read_text())
