@@ -30,7 +30,10 @@ ALIASES = {
     "sentence-transformers/all-mpnet-base-v2": "mpnet",
 }
 # Encoders trained by this project and shipped inside the package as checkpoints.
-SHIPPED_CHECKPOINTS = {"omniglot-conv4": ASSETS / "omniglot-conv4"}
+SHIPPED_CHECKPOINTS = {
+    name: ASSETS / name
+    for name in ("omniglot-conv4", "efficientnet-lite0-omniglot", "minilm-intents")
+}
 
 
 def named(name: str, **options: Any) -> TorchEncoder:

@@ -14,17 +14,17 @@ from fewshot.data import load_banking77
 from fewshot.data.omniglot import Omniglot
 from fewshot.encoders import SHIPPED_CHECKPOINTS, is_checkpoint
 
-NAMES = ("efficientnet-lite0-omniglot", "minilm-intents")
-pytestmark = pytest.mark.skipif(
-    not all(
-        name in SHIPPED_CHECKPOINTS and is_checkpoint(SHIPPED_CHECKPOINTS[name]) for name in NAMES
-    ),
-    reason="assets not installed",
-)
+
+def shipped(name: str) -> pytest.MarkDecorator:
+    """Skip where the package was installed without this asset."""
+    folder = SHIPPED_CHECKPOINTS.get(name)
+    return pytest.mark.skipif(folder is None or not is_checkpoint(folder), reason="no asset")
 
 
 @pytest.mark.parametrize(("name", "dim", "base"), [
-    ("efficientnet-lite0-omniglot", 1280, "efficientnet-lite0"), ("minilm-intents", 384, "minilm"),
+    pytest.param("efficientnet-lite0-omniglot", 1280, "efficientnet-lite0",
+                 marks=shipped("efficientnet-lite0-omniglot")),
+    pytest.param("minilm-intents", 384, "minilm", marks=shipped("minilm-intents")),
 ])  # fmt: skip
 def test_loads_by_name_as_a_partial_checkpoint_over_its_base(name, dim, base):
     encoder = fewshot.load_encoder(name, device="cpu")
@@ -34,6 +34,7 @@ def test_loads_by_name_as_a_partial_checkpoint_over_its_base(name, dim, base):
     assert megabytes < 16  # the trained blocks only, not the whole network
 
 
+@shipped("efficientnet-lite0-omniglot")
 def test_efficientnet_omniglot_beats_imagenet_features_on_unseen_alphabets(
     omniglot_root, cache_dir
 ):
@@ -53,6 +54,7 @@ def test_efficientnet_omniglot_beats_imagenet_features_on_unseen_alphabets(
     assert scores["tuned"] > scores["imagenet"] + 0.15, scores
 
 
+@shipped("minilm-intents")
 def test_minilm_intents_separates_banking_intents_better_than_minilm(data_root):
     data = load_banking77(data_root)
     shots = data.k_shot(5, seed=0).by_label()
@@ -69,11 +71,12 @@ def test_minilm_intents_separates_banking_intents_better_than_minilm(data_root):
     assert tuned >= base, (tuned, base)
 
 
+@shipped("minilm-intents")
 def test_a_classifier_on_a_shipped_encoder_saves_and_loads_under_its_name(tmp_path):
     clf = fewshot.FewShotClassifier("minilm-intents")
     clf.register_many({"card": ["my card is lost", "card stolen"], "fx": ["exchange rate?"]})
     clf.save(tmp_path / "store")
     loaded = fewshot.FewShotClassifier.load(tmp_path / "store")
-    assert loaded.encoder.spec == {"name": "minilm-intents"}
+    assert loaded.encoder.spec["name"] == "minilm-intents"  # its checkpoint saved with the store
     queries = ["someone took my card", "what rate do you use for euros"]
     assert loaded.predict(queries) == clf.predict(queries) == ["card", "fx"]
