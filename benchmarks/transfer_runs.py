@@ -146,8 +146,8 @@ def cell(result: dict[str, Any]) -> str:
     if "accuracy" in result:
         return f"{100 * result['accuracy']['mean']:.2f} ± {100 * result['accuracy']['ci95']:.2f}"
     return "; ".join(
-        f"{r['method']} {r['mean']:.2f} ± {r['std']:.2f}"
-        + (f" ({r['draws']})" if r["draws"] != 5 else "")
+        f"{r['method']} {r['mean']:.2f}"
+        + (f" ± {r['std']:.2f}" if r["std"] is not None else f" ({r['draws']} draw)")
         for r in result["summary"]
     )
 
