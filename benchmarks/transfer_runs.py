@@ -179,13 +179,12 @@ def main() -> None:
     p.add_argument("--table", action="store_true", help="print the results JSON as a table")
     args = p.parse_args()
     plan = PLANS[args.plan]
+    name = args.name or "transfer_" + args.plan.replace("-", "_")
     if args.table:
-        name = args.name or "transfer_" + args.plan.replace("-", "_")
         print(table(args.plan, json.loads((RESULTS / f"{name}.json").read_text())["rows"]))
         return
     runs = args.runs or Path("runs") / args.plan
     runs.mkdir(parents=True, exist_ok=True)
-    name = args.name or "transfer_" + args.plan.replace("-", "_")
     path = RESULTS / f"{name}.json"
     results: dict[str, Any] = json.loads(path.read_text())["rows"] if path.exists() else {}
     log = runs / "sweep.log"

@@ -117,7 +117,7 @@ def _log(world: World) -> Any:
     return log
 
 
-def _save_best(setup: Setup, config: TrainConfig, folder: Path, info: dict[str, Any]) -> None:
+def _save_network(setup: Setup, config: TrainConfig, folder: Path, info: dict[str, Any]) -> None:
     setup.trunk.save(folder, config, info)
     if config.head == "siamese":
         for n, task in enumerate(setup.tasks):
@@ -176,7 +176,7 @@ def _train(
             entry = record(0, lr0, 0.0)
             print(json.dumps(entry), flush=True)
             run.best_val = entry["val_acc"]  # a pre-trained start is a candidate: best never loses
-            _save_best(setup, config, out / "best", {"episode": 0, "val_acc": entry["val_acc"]})
+            _save_network(setup, config, out / "best", {"episode": 0, "val_acc": entry["val_acc"]})
     barrier(world)
     elapsed_before = run.history[-1]["elapsed_s"] if run.history else 0.0  # wall clock carries on
     t0 = time.perf_counter()
@@ -215,7 +215,7 @@ def _train(
                 if entry["val_acc"] > run.best_val:
                     run.best_val = entry["val_acc"]
                     info = {"episode": done, "val_acc": entry["val_acc"]}
-                    _save_best(setup, config, out / "best", info)
+                    _save_network(setup, config, out / "best", info)
                 save_state(state_dir, network, others, optimizer, scheduler, run, keys)
             barrier(world)
         if out_of_time:
@@ -224,7 +224,7 @@ def _train(
     bar.close()
     if world.main:  # the network as training left it, whatever validation preferred
         last = run.history[-1] if run.history else {}
-        _save_best(setup, config, out / "last", {"episode": run.episode,
+        _save_network(setup, config, out / "last", {"episode": run.episode,
                                                  "val_acc": last.get("val_acc")})  # fmt: skip
     barrier(world)
     ranks = gather(world, {"rank": world.rank, "parameters_sha256": parameters_sha256(network),

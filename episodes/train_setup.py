@@ -93,7 +93,7 @@ def resolve_lr(config: TrainConfig, trunk: Trunk) -> float:
     62.40% at 1e-3 and 50.47% at 1e-4 (frozen 48.47%)."""
     if config.lr is not None:
         return config.lr
-    text_layers = trunk.kind == "text" and trunk.legacy is None and trunk.projection is None
+    text_layers = trunk.kind == "text" and trunk.pretrained and trunk.projection is None
     return 1e-4 if text_layers else 1e-3
 
 
@@ -105,7 +105,7 @@ def resolve_metric(config: TrainConfig, trunk: Trunk) -> str:
     layers took validation from 87.2% to 84.2% with euclidean and to 93.2% with cosine."""
     if config.metric is not None:
         return config.metric
-    return "cosine" if trunk.legacy is None else "euclidean"
+    return "cosine" if trunk.pretrained else "euclidean"
 
 
 def prepare(

@@ -63,6 +63,11 @@ class Trunk:
     encoder: TorchEncoder | None = None
     legacy: tuple[str, dict[str, Any]] | None = None
 
+    @property
+    def pretrained(self) -> bool:
+        """Whether it starts from a pre-trained base (not Conv-4 / ResNet-12)."""
+        return self.legacy is None
+
     def suffix(self, activation: Any) -> torch.Tensor:
         """Embeddings (B, dim) of prefix activations, gradients through the trained part."""
         z = self.plan.suffix(activation)

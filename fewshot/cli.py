@@ -278,7 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fewshot`` console script; returns the exit status."""
-    parser = build_parser()
+    return run(build_parser(), argv)
+
+
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; a ``FewShotError`` becomes one line on
+    stderr and exit status 2."""
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -155,24 +155,20 @@ def umask() -> int:
     return 0o022
 
 
-def usual_permissions(path: Path) -> None:
-    """Give a file the mode a plain ``open()`` would (0o666 minus the umask): writers that go
-    through a private temporary file (safetensors does) leave 0o600, which other users and
-    service accounts, and a wheel built from the file, cannot read."""
-    os.chmod(path, 0o666 & ~umask())
-
-
 def write_durably(folder: Path, write: Callable[[Path], None]) -> None:
     """``write(folder)``, then give every file in it the usual permissions, fsync it, and fsync
     the folder itself (before a rename).
 
     A failure to write (a full disk, a file-size limit) becomes a ``StoreWriteError``.
     """
+    # the mode a plain open() gives: writers that go through a private temporary file
+    # (safetensors does) leave 0o600, unreadable to other users, services and wheels
+    mode = 0o666 & ~umask()
     try:
         write(folder)
         for entry in folder.rglob("*"):
             if entry.is_file() and not entry.is_symlink():
-                usual_permissions(entry)
+                os.chmod(entry, mode)
                 fsync_path(entry)
         fsync_path(folder)
     except OSError as exc:

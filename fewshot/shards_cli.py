@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from fewshot.classifier import FewShotClassifier
-from fewshot.errors import FewShotError, InputError
+from fewshot.cli import run
+from fewshot.errors import InputError
 from fewshot.shards import embed_all, embed_shard, finished_shards, parse_shard, register_shards
 
 
@@ -87,12 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_embed_command(sub)
     add_register_shards_command(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except FewShotError as exc:
-        print(f"fewshot {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run(parser, argv)  # the one error-to-exit-status rule of every command
 
 
 if __name__ == "__main__":
